@@ -1,0 +1,13 @@
+/*
+ * protocols: which front end accepts connections on which listener.
+ */
+#ifndef MAILNODE_PROTOCOLS_H
+#define MAILNODE_PROTOCOLS_H
+
+#include "node/config.h"
+#include "node/net/listener.h"
+
+/* The accept callback for a listener kind, or NULL if not served yet. */
+listener_accept_cb protocols_accept_cb(enum listen_kind kind);
+
+#endif

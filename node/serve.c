@@ -1,0 +1,184 @@
+/*
+ * serve: `mailnode serve`, the daemon. Start-up order: configuration
+ * (validated before anything is touched), data directory, TLS, listeners
+ * (all bound, or none), then the loop. SIGINT/SIGTERM stop it: listeners
+ * close, connections get a bounded time to finish their writes, the loop
+ * ends and everything is freed.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node/health.h"
+#include "node/http.h"
+#include "node/lib/log.h"
+#include "node/lib/util.h"
+#include "node/metrics.h"
+#include "node/net/conn.h"
+#include "node/net/tls.h"
+#include "node/node.h"
+#include "node/protocols.h"
+
+#define NODE_SHUTDOWN_GRACE_MS 5000
+
+static struct node *the_node;
+
+struct node *
+node_get(void)
+{
+	return the_node;
+}
+
+static void
+node_close_walk_cb(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+void
+node_stop(struct node *n, int exit_code, const char *why)
+{
+	if (n->stopping)
+		return;
+	n->stopping = 1;
+	n->exit_code = exit_code;
+	log_info("node", "event=stopping reason=\"%s\"", why);
+	for (int i = 0; i < LISTEN_COUNT; i++)
+		listener_close(&n->listeners[i]);
+	listener_close(&n->admin);
+	uv_close((uv_handle_t *)&n->sigint, NULL);
+	uv_close((uv_handle_t *)&n->sigterm, NULL);
+	net_shutdown(NODE_SHUTDOWN_GRACE_MS);
+}
+
+static void
+node_signal_cb(uv_signal_t *h, int signum)
+{
+	struct node *n = h->data;
+	node_stop(n, 0, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* The client-facing certificate: the configured one, or a self-signed one
+ * created under the data directory on first start. */
+static int
+node_tls_setup(struct node *n, const char **error_r)
+{
+	char *cert = n->cfg->tls_cert ? xstrdup(n->cfg->tls_cert) : config_path(n->cfg, "tls/server.crt");
+	char *key = n->cfg->tls_key ? xstrdup(n->cfg->tls_key) : config_path(n->cfg, "tls/server.key");
+	int rc = 0;
+	if (n->cfg->tls_cert == NULL && access(cert, R_OK) != 0) {
+		char *dir = config_path(n->cfg, "tls");
+		mkdir_p(dir, 0700);
+		free(dir);
+		char host[256] = "localhost";
+		gethostname(host, sizeof(host) - 1);
+		rc = tls_selfsigned_create(cert, key, host, error_r);
+		if (rc == 0)
+			log_info("node", "event=tls-selfsigned cert=%s", cert);
+	}
+	if (rc == 0)
+		rc = tls_ctx_create_server(cert, key, NULL, &n->tls_server, error_r);
+	free(cert);
+	free(key);
+	return rc;
+}
+
+static int
+node_bind(struct node *n, const char **error_r)
+{
+	for (int i = 0; i < LISTEN_COUNT; i++) {
+		const char *addr = n->cfg->listen[i];
+		if (addr == NULL)
+			continue;
+		listener_accept_cb cb = protocols_accept_cb((enum listen_kind)i);
+		if (cb == NULL)
+			continue;
+		void *data = i == LISTEN_HTTP ? (void *)&n->public_flag : (void *)n;
+		if (listener_bind_tcp(&n->listeners[i], n->loop, config_listen_names[i], addr, cb,
+				      data, error_r) != 0)
+			return -1;
+	}
+	char *sock = config_path(n->cfg, "admin.sock");
+	int rc = listener_bind_unix(&n->admin, n->loop, "admin", sock, 0600, http_accept,
+				    &n->admin_flag, error_r);
+	free(sock);
+	return rc;
+}
+
+int
+node_serve(struct config *cfg)
+{
+	struct node node;
+	struct node *n = &node;
+	const char *err = NULL;
+	memset(n, 0, sizeof(*n));
+	n->cfg = cfg;
+	n->admin_flag = 1;
+	n->started_ms = now_mono_ms();
+	the_node = n;
+	log_set_level(cfg->log_level);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (config_check_files(cfg, &err) != 0) {
+		fprintf(stderr, "mailnode: %s\n", err);
+		return 1;
+	}
+	struct stat st;
+	if (stat(cfg->data_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "mailnode: data directory %s does not exist: run `mailnode init` first\n",
+			cfg->data_dir);
+		return 1;
+	}
+
+	n->loop = xmalloc(sizeof(*n->loop));
+	uv_loop_init(n->loop);
+	net_init(n->loop);
+	if (node_tls_setup(n, &err) != 0)
+		goto err_after_loop;
+	health_init(n);
+	if (node_bind(n, &err) != 0)
+		goto err_after_bind;
+
+	uv_signal_init(n->loop, &n->sigint);
+	uv_signal_init(n->loop, &n->sigterm);
+	n->sigint.data = n->sigterm.data = n;
+	uv_signal_start(&n->sigint, node_signal_cb, SIGINT);
+	uv_signal_start(&n->sigterm, node_signal_cb, SIGTERM);
+
+	log_info("node", "event=started node_id=%llu data_dir=%s version=%s",
+		 (unsigned long long)cfg->node_id, cfg->data_dir, MAILNODE_VERSION);
+	uv_run(n->loop, UV_RUN_DEFAULT);
+	log_info("node", "event=stopped exit_code=%d", n->exit_code);
+	goto out;
+
+err_after_bind:
+	fprintf(stderr, "mailnode: %s\n", err);
+	n->exit_code = 1;
+	for (int i = 0; i < LISTEN_COUNT; i++)
+		listener_close(&n->listeners[i]);
+	listener_close(&n->admin);
+	net_shutdown(0);
+	goto out;
+err_after_loop:
+	fprintf(stderr, "mailnode: %s\n", err);
+	n->exit_code = 1;
+	net_shutdown(0);
+out:
+	/* Close whatever is left and let the close callbacks run. */
+	uv_run(n->loop, UV_RUN_DEFAULT);
+	uv_walk(n->loop, node_close_walk_cb, NULL);
+	uv_run(n->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(n->loop) != 0)
+		log_warn("node", "event=loop-not-closed");
+	free(n->loop);
+	tls_ctx_free(&n->tls_server);
+	http_routes_free();
+	metrics_free_all();
+	the_node = NULL;
+	return n->exit_code;
+}

@@ -1,0 +1,177 @@
+"""Start and stop real mailnode processes for end-to-end tests.
+
+Each Node gets its own data directory, its own free loopback ports and a
+bootstrap file written the way an operator would write one. stderr goes to
+a log file that the tests can read; a sanitizer report in it, or an exit
+code other than 0 after SIGTERM, fails the test that owned the node.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+BIN = os.environ.get("MAILNODE_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "build", "mailnode")
+SANITIZED = os.environ.get("MAILNODE_SANITIZE", "") in ("ON", "1", "TRUE", "true")
+
+LISTENERS = ["imap", "imaps", "pop3", "pop3s", "lmtp", "managesieve", "http",
+             "cluster"]
+
+SANITIZER_PATTERNS = re.compile(
+    r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|"
+    r"WARNING: ThreadSanitizer|panic: ")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sanitizer_env():
+    env = dict(os.environ)
+    # Reports go to stderr (the node's log); leaks are checked at exit.
+    env.setdefault("ASAN_OPTIONS",
+                   "detect_leaks=1:abort_on_error=0:exitcode=99:"
+                   "detect_stack_use_after_return=0")
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    return env
+
+
+def run_cli(args, input=None, timeout=60, check=True):
+    """Run `mailnode ARGS` and return the CompletedProcess."""
+    p = subprocess.run([BIN] + list(args), input=input, capture_output=True,
+                       text=True, timeout=timeout, env=sanitizer_env())
+    for stream in (p.stdout, p.stderr):
+        assert not SANITIZER_PATTERNS.search(stream), stream
+    if check and p.returncode != 0:
+        raise AssertionError("mailnode %s failed (%d): %s%s" %
+                             (" ".join(args), p.returncode, p.stdout, p.stderr))
+    return p
+
+
+class Node:
+    def __init__(self, node_id=1, base=None, ports=None, extra=None,
+                 listeners=None):
+        self.node_id = node_id
+        self.base = base or tempfile.mkdtemp(prefix="mailnode-test-")
+        self.dir = os.path.join(self.base, "node%d" % node_id)
+        os.makedirs(self.dir, exist_ok=True)
+        self.data_dir = os.path.join(self.dir, "data")
+        self.log_path = os.path.join(self.dir, "node.log")
+        self.ports = ports or {name: free_port() for name in LISTENERS}
+        self.listeners = listeners or LISTENERS
+        self.extra = extra or ""
+        self.config_path = os.path.join(self.dir, "mailnode.conf")
+        self.proc = None
+        self.log_file = None
+        self.write_config()
+
+    def addr(self, name):
+        return "127.0.0.1:%d" % self.ports[name]
+
+    def write_config(self):
+        lines = ["[node]", "id = %d" % self.node_id,
+                 "data_dir = %s" % self.data_dir, "log_level = debug", "",
+                 "[listen]"]
+        for name in LISTENERS:
+            lines.append("%s = %s" % (name, self.addr(name)
+                                      if name in self.listeners else ""))
+        lines.append("")
+        lines.append(self.extra)
+        with open(self.config_path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def cli(self, *args, **kw):
+        return run_cli(["--config", self.config_path] + list(args), **kw)
+
+    def init(self, *args):
+        return self.cli("init", *args)
+
+    def start(self, wait=True, timeout=30):
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [BIN, "--config", self.config_path, "serve"],
+            stdout=self.log_file, stderr=subprocess.STDOUT,
+            env=sanitizer_env())
+        if wait:
+            self.wait_healthy(timeout)
+        return self
+
+    def health(self):
+        """(status code, parsed JSON) of GET /health, or (None, None)."""
+        url = "http://%s/health" % self.addr("http")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+        except OSError:
+            return None, None
+
+    def wait_healthy(self, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError("node %d exited with %s:\n%s" %
+                                     (self.node_id, self.proc.returncode,
+                                      self.log()))
+            code, _ = self.health()
+            if code == 200:
+                return
+            time.sleep(0.1)
+        raise AssertionError("node %d not healthy after %ss:\n%s" %
+                             (self.node_id, timeout, self.log()[-5000:]))
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def check_log(self):
+        text = self.log()
+        m = SANITIZER_PATTERNS.search(text)
+        assert m is None, "sanitizer or panic report in node %d log:\n%s" % (
+            self.node_id, text[max(0, m.start() - 2000):m.start() + 6000])
+
+    def stop(self, timeout=30):
+        """SIGTERM; the node must exit 0 with a clean log."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("node %d did not stop in %ss:\n%s" %
+                                     (self.node_id, timeout, self.log()[-5000:]))
+        rc = self.proc.returncode
+        self.proc = None
+        self.log_file.close()
+        self.check_log()
+        assert rc == 0, "node %d exited %d:\n%s" % (self.node_id, rc,
+                                                     self.log()[-5000:])
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc is not None:
+            self.proc.send_signal(sig)
+            if sig == signal.SIGKILL:
+                self.proc.wait()
+                self.proc = None
+                self.log_file.close()
+
+    def cleanup(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.base, ignore_errors=True)

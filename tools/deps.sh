@@ -1,0 +1,56 @@
+#!/bin/sh
+# Install the Debian 12 packages that building, testing and running mailnode
+# need. Installs with apt-get when run as root; otherwise prints the command.
+# This script is the only place the project installs anything.
+set -eu
+
+PKGS="
+build-essential cmake pkg-config clang libclang-rt-14-dev
+libraft-dev liblmdb-dev lmdb-utils libssl-dev libuv1-dev libclamav-dev
+libargon2-dev libinih-dev libhttp-parser-dev libjansson-dev zlib1g-dev
+libcmocka-dev
+openssl ca-certificates curl python3 python3-pytest
+isync swaks btrfs-progs
+"
+# postfix is installed by itself below: its package scripts need a
+# non-interactive answer and must not start a daemon on port 25.
+
+missing=""
+for p in $PKGS postfix; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+	echo "mailnode needs these Debian packages:$missing" >&2
+	echo "run as root: apt-get install -y --no-install-recommends$missing" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "installing:$missing" >&2
+apt-get update -qq || true
+pkgs=""
+for p in $missing; do
+	[ "$p" = postfix ] || pkgs="$pkgs $p"
+done
+if [ -n "$pkgs" ]; then
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+fi
+case "$missing" in
+*postfix*)
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	# policy-rc.d keeps the package from starting the daemon during install.
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+	apt-get install -y -qq --no-install-recommends postfix >/dev/null || rc=$?
+	rm -f /usr/sbin/policy-rc.d
+	[ "${rc:-0}" = 0 ] || exit "$rc"
+	;;
+esac
