@@ -13,6 +13,8 @@
 
 #define NBUF_MIN_CAP 256
 
+unsigned char nbuf_empty[1];
+
 void
 nbuf_init(struct nbuf *b, size_t max)
 {
@@ -114,7 +116,7 @@ nbuf_reserve(struct nbuf *b, size_t n)
 {
 	if (nbuf_make_room(b, n) != 0)
 		return NULL;
-	return b->data + b->len;
+	return b->data ? b->data + b->len : nbuf_empty;
 }
 
 void

@@ -31,10 +31,14 @@ nbuf_avail(const struct nbuf *b)
 	return b->len - b->pos;
 }
 
+extern unsigned char nbuf_empty[1];
+
+/* The first unconsumed byte (a valid, empty location when nothing is
+ * stored, so that pointer arithmetic on it is always defined). */
 static inline unsigned char *
 nbuf_head(const struct nbuf *b)
 {
-	return b->data + b->pos;
+	return b->data ? b->data + b->pos : nbuf_empty;
 }
 
 /* Room left before max is reached. */
