@@ -25,6 +25,20 @@ const struct cli_command cli_commands[] = {
 	 "  --demo   also create the demo account demo@example.test (password demo)\n"
 	 "           on first start\n",
 	 cmd_init},
+	{"join", "prepare the data directory of a node joining a cluster",
+	 "mailnode [--config FILE] join --peer ADDRESS (--token TOKEN | --token-file FILE)\n"
+	 "\n"
+	 "Writes the cluster CA carried by the token and a certificate for this node,\n"
+	 "and makes `mailnode serve` ask the member at ADDRESS (its cluster address,\n"
+	 "host:port) to add this node. The node catches up from a snapshot and then\n"
+	 "votes. Get a token with `mailnode token` on any member that holds the CA.\n",
+	 cmd_join},
+	{"token", "print the join token of this cluster (a secret)",
+	 "mailnode [--config FILE] token\n"
+	 "\n"
+	 "Prints the token `mailnode join` needs: the cluster CA certificate and key.\n"
+	 "Anyone holding it can create a node certificate: keep it secret.\n",
+	 cmd_token},
 	{NULL, NULL, NULL, NULL},
 };
 

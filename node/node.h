@@ -16,6 +16,8 @@
 #include "node/net/listener.h"
 
 struct tls_ctx;
+struct store;
+struct repl;
 
 struct node {
 	uv_loop_t *loop;
@@ -23,12 +25,17 @@ struct node {
 	struct listener listeners[LISTEN_COUNT];
 	struct listener admin;
 	struct tls_ctx *tls_server; /* client-facing TLS (IMAPS, STARTTLS, ...) */
+	struct store *store;
+	struct repl *repl;
 	uv_signal_t sigint, sigterm;
-	uv_timer_t shutdown_timer;
+	uv_timer_t tasks;           /* start-up tasks: join, first commands */
 	int admin_flag;  /* 1: passed to the admin listener */
 	int public_flag; /* 0: passed to the public HTTP listener */
 	int stopping;
 	int exit_code;
+	int join_pending;
+	int bootstrap_pending;
+	int bootstrap_inflight;
 	uint64_t started_ms;
 };
 
@@ -38,5 +45,7 @@ struct node *node_get(void);
 int node_serve(struct config *cfg);
 /* Ask the node to stop (from a signal or a fatal condition). */
 void node_stop(struct node *n, int exit_code, const char *why);
+/* The cluster address of this node as peers reach it. */
+const char *node_cluster_address(const struct config *cfg);
 
 #endif

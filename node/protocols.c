@@ -15,3 +15,13 @@ protocols_accept_cb(enum listen_kind kind)
 		return NULL;
 	}
 }
+
+void
+protocols_init(struct node *n)
+{
+}
+
+void
+protocols_deinit(struct node *n)
+{
+}

@@ -1,9 +1,15 @@
 /*
- * serve: `mailnode serve`, the daemon. Start-up order: configuration
- * (validated before anything is touched), data directory, TLS, listeners
- * (all bound, or none), then the loop. SIGINT/SIGTERM stop it: listeners
- * close, connections get a bounded time to finish their writes, the loop
- * ends and everything is freed.
+ * serve: `mailnode serve`, the daemon.
+ *
+ * Start-up: configuration (validated before anything is touched), the data
+ * directory (prepared by `mailnode init` or `join`), the store, TLS, the
+ * replication engine, the listeners (all bound, or none), raft started
+ * (which replays the log into the store), then the loop.
+ *
+ * Stop (SIGINT/SIGTERM): a leader first hands leadership to another voter;
+ * then listeners close, connections get a bounded time to finish their
+ * writes, raft closes, the store commits and closes, everything is freed.
+ * A fatal storage error stops the node the same way with exit code 1.
  */
 #include <errno.h>
 #include <signal.h>
@@ -13,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "node/bootstrap.h"
 #include "node/health.h"
 #include "node/http.h"
 #include "node/lib/log.h"
@@ -22,6 +29,8 @@
 #include "node/net/tls.h"
 #include "node/node.h"
 #include "node/protocols.h"
+#include "node/store/store.h"
+#include "replication/repl.h"
 
 #define NODE_SHUTDOWN_GRACE_MS 5000
 
@@ -33,6 +42,12 @@ node_get(void)
 	return the_node;
 }
 
+const char *
+node_cluster_address(const struct config *cfg)
+{
+	return cfg->advertise ? cfg->advertise : cfg->listen[LISTEN_CLUSTER];
+}
+
 static void
 node_close_walk_cb(uv_handle_t *h, void *arg)
 {
@@ -40,20 +55,44 @@ node_close_walk_cb(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
-void
-node_stop(struct node *n, int exit_code, const char *why)
+static void
+node_repl_stopped(void *arg)
 {
-	if (n->stopping)
-		return;
-	n->stopping = 1;
-	n->exit_code = exit_code;
-	log_info("node", "event=stopping reason=\"%s\"", why);
+	log_info("node", "event=replication-stopped");
+}
+
+/* Second half of stopping, once leadership is handed over. */
+static void
+node_stop_now(void *arg)
+{
+	struct node *n = arg;
 	for (int i = 0; i < LISTEN_COUNT; i++)
 		listener_close(&n->listeners[i]);
 	listener_close(&n->admin);
+	uv_timer_stop(&n->tasks);
+	uv_close((uv_handle_t *)&n->tasks, NULL);
+	net_shutdown(NODE_SHUTDOWN_GRACE_MS);
+	if (n->repl)
+		repl_stop(n->repl, node_repl_stopped, n);
+}
+
+void
+node_stop(struct node *n, int exit_code, const char *why)
+{
+	if (n->stopping) {
+		if (exit_code > n->exit_code)
+			n->exit_code = exit_code;
+		return;
+	}
+	n->stopping = 1;
+	n->exit_code = exit_code;
+	log_info("node", "event=stopping reason=\"%s\"", why);
 	uv_close((uv_handle_t *)&n->sigint, NULL);
 	uv_close((uv_handle_t *)&n->sigterm, NULL);
-	net_shutdown(NODE_SHUTDOWN_GRACE_MS);
+	if (n->repl && exit_code == 0)
+		repl_step_down(n->repl, node_stop_now, n);
+	else
+		node_stop_now(n);
 }
 
 static void
@@ -63,13 +102,21 @@ node_signal_cb(uv_signal_t *h, int signum)
 	node_stop(n, 0, signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
+static void
+node_fatal(void *arg, const char *why)
+{
+	node_stop(arg, 1, why);
+}
+
 /* The client-facing certificate: the configured one, or a self-signed one
  * created under the data directory on first start. */
 static int
 node_tls_setup(struct node *n, const char **error_r)
 {
-	char *cert = n->cfg->tls_cert ? xstrdup(n->cfg->tls_cert) : config_path(n->cfg, "tls/server.crt");
-	char *key = n->cfg->tls_key ? xstrdup(n->cfg->tls_key) : config_path(n->cfg, "tls/server.key");
+	char *cert = n->cfg->tls_cert ? xstrdup(n->cfg->tls_cert)
+				      : config_path(n->cfg, "tls/server.crt");
+	char *key = n->cfg->tls_key ? xstrdup(n->cfg->tls_key)
+				    : config_path(n->cfg, "tls/server.key");
 	int rc = 0;
 	if (n->cfg->tls_cert == NULL && access(cert, R_OK) != 0) {
 		char *dir = config_path(n->cfg, "tls");
@@ -96,9 +143,15 @@ node_bind(struct node *n, const char **error_r)
 		if (addr == NULL)
 			continue;
 		listener_accept_cb cb = protocols_accept_cb((enum listen_kind)i);
+		void *data = n;
+		if (i == LISTEN_HTTP)
+			data = &n->public_flag;
+		else if (i == LISTEN_CLUSTER) {
+			cb = repl_cluster_accept;
+			data = repl_cluster_listener_data(n->repl);
+		}
 		if (cb == NULL)
 			continue;
-		void *data = i == LISTEN_HTTP ? (void *)&n->public_flag : (void *)n;
 		if (listener_bind_tcp(&n->listeners[i], n->loop, config_listen_names[i], addr, cb,
 				      data, error_r) != 0)
 			return -1;
@@ -108,6 +161,21 @@ node_bind(struct node *n, const char **error_r)
 				    &n->admin_flag, error_r);
 	free(sock);
 	return rc;
+}
+
+static int
+node_check_data_dir(struct config *cfg)
+{
+	struct stat st;
+	if (stat(cfg->data_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    (!repl_initialised(cfg->data_dir) && !bootstrap_join_pending(cfg))) {
+		fprintf(stderr,
+			"mailnode: %s is not an initialised data directory: run `mailnode init` "
+			"(first node) or `mailnode join` (other nodes) first\n",
+			cfg->data_dir);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -128,20 +196,39 @@ node_serve(struct config *cfg)
 		fprintf(stderr, "mailnode: %s\n", err);
 		return 1;
 	}
-	struct stat st;
-	if (stat(cfg->data_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "mailnode: data directory %s does not exist: run `mailnode init` first\n",
-			cfg->data_dir);
+	if (node_cluster_address(cfg) == NULL) {
+		fprintf(stderr, "mailnode: %s: [listen] cluster (or [cluster] advertise) is required\n",
+			cfg->path ? cfg->path : "(default)");
 		return 1;
 	}
+	if (node_check_data_dir(cfg) != 0)
+		return 1;
 
 	n->loop = xmalloc(sizeof(*n->loop));
 	uv_loop_init(n->loop);
 	net_init(n->loop);
-	if (node_tls_setup(n, &err) != 0)
+	uv_timer_init(n->loop, &n->tasks);
+	n->tasks.data = n;
+	if (store_open(cfg->data_dir, NULL, &n->store, &err) != 0)
 		goto err_after_loop;
+	if (node_tls_setup(n, &err) != 0)
+		goto err_after_store;
+	struct repl_params rp = {
+		.loop = n->loop,
+		.st = n->store,
+		.id = cfg->node_id,
+		.address = node_cluster_address(cfg),
+		.data_dir = cfg->data_dir,
+		.on_fatal = node_fatal,
+		.arg = n,
+	};
+	if (repl_create(&rp, &n->repl, &err) != 0)
+		goto err_after_store;
 	health_init(n);
+	protocols_init(n);
 	if (node_bind(n, &err) != 0)
+		goto err_after_bind;
+	if (repl_start(n->repl, &err) != 0)
 		goto err_after_bind;
 
 	uv_signal_init(n->loop, &n->sigint);
@@ -149,6 +236,7 @@ node_serve(struct config *cfg)
 	n->sigint.data = n->sigterm.data = n;
 	uv_signal_start(&n->sigint, node_signal_cb, SIGINT);
 	uv_signal_start(&n->sigterm, node_signal_cb, SIGTERM);
+	bootstrap_start(n);
 
 	log_info("node", "event=started node_id=%llu data_dir=%s version=%s",
 		 (unsigned long long)cfg->node_id, cfg->data_dir, MAILNODE_VERSION);
@@ -159,9 +247,16 @@ node_serve(struct config *cfg)
 err_after_bind:
 	fprintf(stderr, "mailnode: %s\n", err);
 	n->exit_code = 1;
+	n->stopping = 1;
 	for (int i = 0; i < LISTEN_COUNT; i++)
 		listener_close(&n->listeners[i]);
 	listener_close(&n->admin);
+	net_shutdown(0);
+	repl_stop(n->repl, NULL, NULL);
+	goto out;
+err_after_store:
+	fprintf(stderr, "mailnode: %s\n", err);
+	n->exit_code = 1;
 	net_shutdown(0);
 	goto out;
 err_after_loop:
@@ -176,6 +271,9 @@ out:
 	if (uv_loop_close(n->loop) != 0)
 		log_warn("node", "event=loop-not-closed");
 	free(n->loop);
+	protocols_deinit(n);
+	repl_free(&n->repl);
+	store_close(&n->store);
 	tls_ctx_free(&n->tls_server);
 	http_routes_free();
 	metrics_free_all();

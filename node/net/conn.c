@@ -789,3 +789,9 @@ conn_line_consume(struct conn *c)
 	nbuf_consume(&c->in, MIN((size_t)c->line_len, nbuf_avail(&c->in)));
 	c->line_len = 0;
 }
+
+const char *
+conn_tls_peer_cn(struct conn *c)
+{
+	return c->tls ? tls_conn_peer_cn(c->tls) : NULL;
+}

@@ -161,3 +161,6 @@ void conn_touch(struct conn *c);
 int conn_getline(struct conn *c, size_t max, const char **line_r, size_t *len_r);
 /* Consume the line returned by conn_getline (and its line ending). */
 void conn_line_consume(struct conn *c);
+
+/* The verified TLS peer certificate's common name, or NULL. */
+const char *conn_tls_peer_cn(struct conn *c);

@@ -334,8 +334,16 @@ cmd_frame_next(struct cmd_frame_iter *it, const uint8_t **batch_r, size_t *len_r
 {
 	struct wire_reader r;
 	wire_reader_init(&r, it->p, (size_t)(it->end - it->p));
-	if (it->left == 0)
-		return wire_left(&r) == 0 ? 0 : -1;
+	if (it->left == 0) {
+		/* Up to 7 zero bytes pad a frame to raft's 8-byte entries. */
+		size_t left = wire_left(&r);
+		if (left >= CMD_FRAME_ALIGN)
+			return -1;
+		for (size_t i = 0; i < left; i++)
+			if (it->p[i] != 0)
+				return -1;
+		return 0;
+	}
 	uint32_t len;
 	const uint8_t *p = wire_get_bytes(&r, CMD_FRAME_MAX, &len);
 	if (p == NULL)

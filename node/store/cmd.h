@@ -5,6 +5,7 @@
  * batches in frames (one frame is one raft log entry):
  *
  *   frame  := magic u32 "MNF1" | nbatches u32 | (len u32 | batch){nbatches}
+ *             | zero padding to a multiple of 8 bytes
  *   batch  := version u8 (1) | flags u8 | ncmds u16 | shard u32 |
  *             request id [16] | time_ms u64 | origin node u64 |
  *             (type u16 | len u32 | payload){ncmds}
@@ -28,6 +29,9 @@
 #include "node/lib/nbuf.h"
 
 #define CMD_FRAME_MAGIC     0x4d4e4631u /* "MNF1" */
+/* libraft 0.15 stores entries whose length is not a multiple of 8 but
+ * cannot read them back: frames are padded with up to 7 zero bytes. */
+#define CMD_FRAME_ALIGN     8
 #define CMD_BATCH_VERSION   1
 #define CMD_REQID_LEN       16
 #define CMD_HASH_LEN        32

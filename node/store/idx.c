@@ -45,6 +45,8 @@ struct idx_cursor {
 
 static char idx_err[512];
 
+static int idx_errno(int rc);
+
 const char *
 idx_db_name(enum idx_db db)
 {
@@ -91,6 +93,59 @@ err:
 	*error_r = idx_err;
 	free(ix);
 	return -1;
+}
+
+int
+idx_open_copy(const char *file, struct idx **ix_r, const char **error_r)
+{
+	struct idx *ix = xcalloc(1, sizeof(*ix));
+	int rc = mdb_env_create(&ix->env);
+	if (rc != 0)
+		goto err;
+	mdb_env_set_maxdbs(ix->env, IDX_DB_COUNT + 2);
+	rc = mdb_env_open(ix->env, file, MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOTLS, 0600);
+	if (rc != 0)
+		goto err_after_env;
+	MDB_txn *txn;
+	if ((rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn)) != 0)
+		goto err_after_env;
+	for (int i = 0; i < IDX_DB_COUNT; i++) {
+		rc = mdb_dbi_open(txn, idx_names[i], 0, &ix->dbi[i]);
+		if (rc == MDB_NOTFOUND && i >= IDX_DB_REPLICATED) {
+			ix->dbi[i] = 0;
+			rc = 0;
+		}
+		if (rc != 0) {
+			mdb_txn_abort(txn);
+			goto err_after_env;
+		}
+	}
+	mdb_txn_commit(txn);
+	*ix_r = ix;
+	return 0;
+err_after_env:
+	mdb_env_close(ix->env);
+err:
+	snprintf(idx_err, sizeof(idx_err), "cannot open index copy %s: %s", file,
+		 mdb_strerror(rc));
+	*error_r = idx_err;
+	free(ix);
+	return -1;
+}
+
+int
+idx_drop(struct idx_txn *t, enum idx_db db)
+{
+	return mdb_drop(t->txn, t->ix->dbi[db], 0) == 0 ? 0 : -1;
+}
+
+int
+idx_put_append(struct idx_txn *t, enum idx_db db, const void *k, size_t klen, const void *v,
+	       size_t vlen)
+{
+	MDB_val key = {klen, (void *)k}, val = {vlen, (void *)v};
+	int rc = mdb_put(t->txn, t->ix->dbi[db], &key, &val, MDB_APPEND);
+	return idx_errno(rc);
 }
 
 void

@@ -85,6 +85,15 @@ int idx_cursor_seek_before(struct idx_cursor *c, const void *k, size_t klen,
 /* Delete the pair under the cursor. Returns 0 or -1. */
 int idx_cursor_del(struct idx_cursor *c);
 
+/* Open a copy made by idx_copy_to_fd (one file) read-only, without a
+ * lock file. Returns 0 or -1 with *error_r. */
+int idx_open_copy(const char *file, struct idx **ix_r, const char **error_r);
+/* Empty a database in a write transaction. Returns 0 or -1. */
+int idx_drop(struct idx_txn *t, enum idx_db db);
+/* Append a pair whose key sorts after every key in db (bulk load). */
+int idx_put_append(struct idx_txn *t, enum idx_db db, const void *k, size_t klen, const void *v,
+		   size_t vlen);
+
 /* Entries in a database (for tests and status). */
 int64_t idx_count(struct idx_txn *t, enum idx_db db);
 /* Write a compact, transaction-consistent copy of the environment to fd.

@@ -96,6 +96,15 @@ err_after_alloc:
 }
 
 void
+store_set_hooks(struct store *st, const struct store_hooks *hooks)
+{
+	if (hooks)
+		st->hooks = *hooks;
+	else
+		memset(&st->hooks, 0, sizeof(st->hooks));
+}
+
+void
 store_close(struct store **pst)
 {
 	struct store *st = *pst;

@@ -58,6 +58,8 @@ struct store_hooks {
 /* Open (creating) the store under data_dir. Returns 0 or -1 with *error_r. */
 int store_open(const char *data_dir, const struct store_hooks *hooks, struct store **st_r,
 	       const char **error_r);
+/* Replace the hooks (the replication layer sets them after opening). */
+void store_set_hooks(struct store *st, const struct store_hooks *hooks);
 /* Commits what is pending and closes. */
 void store_close(struct store **st);
 const char *store_data_dir(const struct store *st);
@@ -80,11 +82,12 @@ int store_commit(struct store *st);
 size_t store_pending(const struct store *st);
 
 /* Snapshot support: write a consistent copy of the index to fd (commits
- * first), and replace the index with a copy (the caller has ended every
- * read transaction; the node's bodies are then checked and missing ones
- * reported through hooks->body_missing). */
+ * first), and replace the index with a copy (the node's bodies are then
+ * checked and missing ones reported through hooks->body_missing). */
 int store_snapshot_write(struct store *st, int fd, const char **error_r);
 int store_snapshot_restore(struct store *st, const char *copy_path, const char **error_r);
+/* The applied index recorded in a copy. Returns 0 or -1 with *error_r. */
+int store_snapshot_applied_index(const char *copy_path, uint64_t *index_r, const char **error_r);
 
 /* --- change notifications ------------------------------------------ */
 

@@ -3,11 +3,12 @@
  *
  * Taking one: commit what is pending, then a compact, transaction-
  * consistent copy of the LMDB environment (mdb_env_copyfd2) into a file
- * descriptor. Installing one: the node has ended every read transaction;
- * the environment is closed, the copy renamed over data.mdb, reopened, and
- * the node-local list of missing bodies rebuilt by checking every body the
- * new index references against blobs/, reporting each missing one through
- * hooks->body_missing so that it is fetched from a peer.
+ * descriptor. Installing one: every replicated database is replaced by the
+ * copy's contents in one write transaction (readers elsewhere keep their
+ * view), and the node-local list of missing bodies is rebuilt by checking
+ * every body the new index references against blobs/, reporting each
+ * missing one through hooks->body_missing so that it is fetched from a
+ * peer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -80,6 +81,63 @@ store_rescan_bodies(struct store *st)
 	return rc;
 }
 
+/* Replace the replicated databases with the copy's, in one write
+ * transaction: readers in other threads keep their consistent view
+ * (MVCC), and a crash leaves either the old or the new index. */
+static int
+store_replace_from(struct store *st, struct idx *src)
+{
+	struct idx_txn *st_t, *dt;
+	int rc = idx_txn_begin(src, 0, &st_t);
+	if (rc != 0)
+		return rc;
+	if ((rc = idx_txn_begin(st->ix, 1, &dt)) != 0) {
+		idx_txn_abort(&st_t);
+		return rc;
+	}
+	for (int db = 0; db < IDX_DB_REPLICATED && rc == 0; db++) {
+		struct idx_cursor *cur;
+		struct idx_val k, v;
+		if (idx_drop(dt, (enum idx_db)db) != 0 ||
+		    idx_cursor_open(st_t, (enum idx_db)db, &cur) != 0) {
+			rc = -EIO;
+			break;
+		}
+		int more = idx_cursor_seek(cur, NULL, 0, &k, &v);
+		while (more == 1 && rc == 0) {
+			rc = idx_put_append(dt, (enum idx_db)db, k.p, k.len, v.p, v.len);
+			more = idx_cursor_next(cur, &k, &v);
+		}
+		if (more < 0)
+			rc = -EIO;
+		idx_cursor_close(&cur);
+	}
+	idx_txn_abort(&st_t);
+	if (rc == 0)
+		rc = idx_txn_commit(&dt);
+	else
+		idx_txn_abort(&dt);
+	return rc;
+}
+
+int
+store_snapshot_applied_index(const char *copy_path, uint64_t *index_r, const char **error_r)
+{
+	struct idx *src;
+	struct idx_txn *t;
+	if (idx_open_copy(copy_path, &src, error_r) != 0)
+		return -1;
+	int rc = idx_txn_begin(src, 0, &t);
+	if (rc == 0) {
+		store__meta_u64(t, "applied_index", index_r);
+		idx_txn_abort(&t);
+	}
+	idx_close(&src);
+	if (rc != 0)
+		*error_r = "cannot read the snapshot";
+	return rc == 0 ? 0 : -1;
+}
+
 int
 store_snapshot_restore(struct store *st, const char *copy_path, const char **error_r)
 {
@@ -92,28 +150,17 @@ store_snapshot_restore(struct store *st, const char *copy_path, const char **err
 	st->nchanges = 0;
 	st->nmissing_new = 0;
 	st->pending_entries = 0;
-	idx_close(&st->ix);
-	char *ixdir = xasprintf("%s/index", st->data_dir);
-	char *dst = xasprintf("%s/data.mdb", ixdir);
-	char *lock = xasprintf("%s/lock.mdb", ixdir);
-	int rc = rename(copy_path, dst) == 0 ? 0 : -errno;
-	unlink(lock);
-	if (rc == 0)
-		rc = fsync_dir(ixdir);
-	free(dst);
-	free(lock);
+	st->files_touched = 0;
+	struct idx *src;
+	if (idx_open_copy(copy_path, &src, error_r) != 0)
+		return -1;
+	int rc = store_replace_from(st, src);
+	idx_close(&src);
 	if (rc != 0) {
 		snprintf(err, sizeof(err), "cannot install the snapshot: %s", strerror(-rc));
 		*error_r = err;
-		/* Reopen what is there, so the node can at least stop cleanly. */
-		idx_open(ixdir, 0, &st->ix, error_r);
-		free(ixdir);
 		return -1;
 	}
-	rc = idx_open(ixdir, 0, &st->ix, error_r);
-	free(ixdir);
-	if (rc != 0)
-		return -1;
 	struct idx_txn *t;
 	if (idx_txn_begin(st->ix, 0, &t) != 0) {
 		*error_r = "cannot read the installed snapshot";
@@ -127,6 +174,7 @@ store_snapshot_restore(struct store *st, const char *copy_path, const char **err
 		return -1;
 	}
 	/* Every mailbox may have changed: tell every watcher. */
+	st->notifying++;
 	for (struct store_watch *w = st->watches; w; w = w->next) {
 		struct store_change ch = {w->user_id, w->mailbox_id,
 					  STORE_CH_MAILBOX | STORE_CH_EXISTS | STORE_CH_FLAGS |
@@ -135,5 +183,6 @@ store_snapshot_restore(struct store *st, const char *copy_path, const char **err
 		if (!w->dead)
 			w->cb(w->arg, &ch);
 	}
+	st->notifying--;
 	return 0;
 }

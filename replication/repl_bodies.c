@@ -1,0 +1,729 @@
+/*
+ * repl_bodies: message bodies beside the raft log.
+ *
+ * Push: before an append is proposed, its staged body is sent to every
+ * other voter in PROTO_CHUNK pieces (PROTO_BODY_PUT, one piece in flight
+ * per peer); a peer acknowledges the last piece only after the body is
+ * fsynced in its blobs/staged/. Once a majority of voters (this node
+ * included) hold it, the session may submit the append; the other peers
+ * keep receiving in the background.
+ *
+ * Receive: pieces are written to a temporary file and hashed as they come;
+ * a body whose SHA-256 differs from its name is refused.
+ *
+ * Fetch: an applied append whose body this node lacks (it was down, or it
+ * installed a snapshot) is fetched from the voters in turn (PROTO_BODY_GET,
+ * piece by piece), verified, staged and linked into place
+ * (store_body_arrived). Until then /health reports the node unavailable.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node/lib/crypto.h"
+#include "node/lib/log.h"
+#include "node/lib/util.h"
+#include "node/lib/wire.h"
+#include "node/metrics.h"
+#include "replication/proto.h"
+#include "replication/repl_internal.h"
+
+#define PUSH_PEERS_MAX     16
+#define PUSH_TIMEOUT_MS    10000
+#define PUSH_DEADLINE_MS   30000
+#define XFER_IDLE_MS       60000
+#define FETCH_INFLIGHT_MAX 4
+#define FETCH_RETRY_MS     2000
+
+struct push_peer {
+	uint64_t id;
+	uint64_t offset;
+	int done;
+	int failed;
+};
+
+struct repl_body_req {
+	struct repl_body_req *next;
+	struct repl *r;
+	uint8_t hash[CMD_HASH_LEN];
+	uint64_t size;
+	repl_body_cb cb;
+	void *arg;
+	int fd;
+	int need;      /* acknowledgements needed from peers */
+	int acks;
+	int npeers;
+	int inflight;  /* requests outstanding */
+	int reported;  /* cb called (or cancelled) */
+	int status;
+	uint64_t deadline;
+	struct push_peer peers[PUSH_PEERS_MAX];
+};
+
+struct repl_body_xfer {
+	struct repl_body_xfer *next;
+	struct repl *r;
+	uint64_t from;
+	uint8_t hash[CMD_HASH_LEN];
+	uint64_t total;
+	uint64_t offset;
+	int fd;
+	char *path;
+	struct sha256_ctx *sha;
+	uint64_t touched_ms;
+	struct cluster_call *call; /* answered when staged */
+	uv_work_t work;
+	int stage_rc;
+	int staging;
+};
+
+struct repl_fetch {
+	struct repl_fetch *next;
+	struct repl *r;
+	uint8_t hash[CMD_HASH_LEN];
+	uint64_t offset;
+	uint64_t total;
+	int fd;
+	char *path;
+	struct sha256_ctx *sha;
+	size_t peer_idx;
+	int tried;
+	int inflight;
+	int staging;
+	uint64_t retry_at;
+	uv_work_t work;
+	int stage_rc;
+};
+
+static struct metric *m_pushed, *m_fetched;
+
+static void
+bodies_metrics(void)
+{
+	if (m_pushed)
+		return;
+	m_pushed = metric_counter("mailnode_bodies_pushed_total", NULL,
+				  "Message bodies pushed to peers");
+	m_fetched = metric_counter("mailnode_bodies_fetched_total", NULL,
+				   "Missing message bodies fetched from peers");
+}
+
+static char *
+staged_path(struct repl *r, const uint8_t *hash)
+{
+	char hex[SHA256_HEX_LEN + 1];
+	hex_encode(hash, CMD_HASH_LEN, hex);
+	return xasprintf("%s/blobs/staged/%s", r->data_dir, hex);
+}
+
+static int
+body_present(struct repl *r, const uint8_t *hash)
+{
+	char *a = staged_path(r, hash);
+	char *b = store_body_path(r->data_dir, hash);
+	int yes = access(a, F_OK) == 0 || access(b, F_OK) == 0;
+	free(a);
+	free(b);
+	return yes;
+}
+
+/* --- push ------------------------------------------------------------ */
+
+static void push_step(struct repl_body_req *q);
+
+static void
+push_report(struct repl_body_req *q, int status)
+{
+	if (q->reported)
+		return;
+	q->reported = 1;
+	q->status = status;
+	if (q->cb)
+		q->cb(q->arg, status);
+}
+
+static void
+push_maybe_free(struct repl_body_req *q)
+{
+	if (q->inflight > 0 || !q->reported)
+		return;
+	for (int i = 0; i < q->npeers; i++)
+		if (!q->peers[i].done && !q->peers[i].failed && !q->r->closing)
+			return;
+	struct repl *r = q->r;
+	for (struct repl_body_req **pp = &r->pushes; *pp; pp = &(*pp)->next) {
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	}
+	if (q->fd >= 0)
+		close(q->fd);
+	free(q);
+}
+
+struct push_ctx {
+	struct repl_body_req *q;
+	int peer;
+};
+
+static void
+push_reply_cb(void *arg, int status, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct push_ctx *x = arg;
+	struct repl_body_req *q = x->q;
+	struct push_peer *pp = &q->peers[x->peer];
+	free(x);
+	q->inflight--;
+	if (status == 0 && type == PROTO_BODY_ACK && len == 12 && wire_rd32(p) == PROTO_OK) {
+		pp->offset = wire_rd64(p + 4);
+		if (pp->offset >= q->size && !pp->done) {
+			pp->done = 1;
+			q->acks++;
+		}
+	} else {
+		log_debug("repl", "event=body-push-failed peer=%llu status=%d",
+			  (unsigned long long)pp->id, status);
+		pp->failed = 1;
+	}
+	if (q->acks >= q->need) {
+		metric_inc(m_pushed);
+		push_report(q, 0);
+	} else {
+		int possible = q->acks;
+		for (int i = 0; i < q->npeers; i++)
+			if (!q->peers[i].done && !q->peers[i].failed)
+				possible++;
+		if (possible < q->need)
+			push_report(q, REPL_EUNAVAILABLE);
+	}
+	if (!q->r->closing && !pp->done && !pp->failed)
+		push_step(q);
+	push_maybe_free(q);
+}
+
+static void
+push_send(struct repl_body_req *q, int i)
+{
+	struct push_peer *pp = &q->peers[i];
+	size_t chunk = (size_t)MIN((uint64_t)PROTO_CHUNK, q->size - pp->offset);
+	uint8_t *buf = xmalloc(48 + chunk);
+	memcpy(buf, q->hash, CMD_HASH_LEN);
+	wire_be64(buf + 32, q->size);
+	wire_be64(buf + 40, pp->offset);
+	size_t got = 0;
+	while (got < chunk) {
+		ssize_t n = pread(q->fd, buf + 48 + got, chunk - got, (off_t)(pp->offset + got));
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got < chunk) {
+		free(buf);
+		pp->failed = 1;
+		return;
+	}
+	struct push_ctx *x = xmalloc(sizeof(*x));
+	x->q = q;
+	x->peer = i;
+	if (cluster_request(q->r->cl, pp->id, PROTO_BODY_PUT, buf, 48 + chunk, PUSH_TIMEOUT_MS,
+			    push_reply_cb, x) != 0) {
+		free(x);
+		pp->failed = 1;
+	} else {
+		q->inflight++;
+	}
+	free(buf);
+}
+
+static void
+push_step(struct repl_body_req *q)
+{
+	for (int i = 0; i < q->npeers; i++) {
+		struct push_peer *pp = &q->peers[i];
+		if (pp->done || pp->failed)
+			continue;
+		push_send(q, i);
+	}
+}
+
+struct repl_body_req *
+repl_body_push(struct repl *r, const uint8_t hash[CMD_HASH_LEN], uint64_t size, repl_body_cb cb,
+	       void *arg)
+{
+	bodies_metrics();
+	struct repl_body_req *q = xcalloc(1, sizeof(*q));
+	q->r = r;
+	memcpy(q->hash, hash, CMD_HASH_LEN);
+	q->size = size;
+	q->cb = cb;
+	q->arg = arg;
+	q->fd = -1;
+	q->deadline = now_mono_ms() + PUSH_DEADLINE_MS;
+	q->next = r->pushes;
+	r->pushes = q;
+	uint64_t voters[PUSH_PEERS_MAX];
+	size_t nv = r->started ? repl__voters(r, voters, PUSH_PEERS_MAX) : 0;
+	int self_voter = 0;
+	for (size_t i = 0; i < nv; i++) {
+		if (voters[i] == r->id)
+			self_voter = 1;
+		else
+			q->peers[q->npeers++].id = voters[i];
+	}
+	q->need = (int)(nv / 2 + 1) - self_voter;
+	if (q->need <= 0 || q->npeers == 0) {
+		/* A cluster of one: the local fsync was the quorum. Report
+		 * from the loop's check phase. */
+		q->need = 0;
+		repl__wake(r);
+		return q;
+	}
+	char *path = staged_path(r, hash);
+	q->fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (q->fd < 0) {
+		q->need = -1; /* reported as a failure at the next flush */
+		repl__wake(r);
+		return q;
+	}
+	push_step(q);
+	return q;
+}
+
+void
+repl_body_cancel(struct repl_body_req *q)
+{
+	if (q == NULL)
+		return;
+	q->cb = NULL;
+	q->reported = 1;
+	push_maybe_free(q);
+}
+
+/* Completions that must not run inside repl_body_push. */
+void
+repl__bodies_flush(struct repl *r)
+{
+	for (struct repl_body_req *q = r->pushes, *next; q; q = next) {
+		next = q->next;
+		if (q->reported || (q->need > 0 && q->npeers > 0))
+			continue;
+		push_report(q, q->need == 0 ? 0 : REPL_EUNAVAILABLE);
+		push_maybe_free(q);
+	}
+}
+
+/* --- receive --------------------------------------------------------- */
+
+static void
+ack(struct cluster_call *call, int32_t status, uint64_t offset)
+{
+	uint8_t b[12];
+	wire_be32(b, (uint32_t)status);
+	wire_be64(b + 4, offset);
+	cluster_reply(call, PROTO_BODY_ACK, b, sizeof(b));
+}
+
+static void
+xfer_free(struct repl *r, struct repl_body_xfer *x)
+{
+	for (struct repl_body_xfer **pp = &r->xfers; *pp; pp = &(*pp)->next) {
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	}
+	if (x->fd >= 0)
+		close(x->fd);
+	if (x->path) {
+		unlink(x->path); /* gone after a successful stage anyway */
+		free(x->path);
+	}
+	sha256_free(&x->sha);
+	free(x);
+}
+
+static void
+xfer_stage_work(uv_work_t *w)
+{
+	struct repl_body_xfer *x = w->data;
+	x->stage_rc = store_body_stage(x->r->data_dir, x->path, x->hash);
+}
+
+static void
+xfer_stage_done(uv_work_t *w, int status)
+{
+	struct repl_body_xfer *x = w->data;
+	x->staging = 0;
+	if (x->call)
+		ack(x->call, x->stage_rc == 0 && status == 0 ? PROTO_OK : PROTO_EFAILED, x->total);
+	x->call = NULL;
+	if (x->stage_rc != 0)
+		log_warn("repl", "event=body-stage-failed error=\"%s\"", strerror(-x->stage_rc));
+	xfer_free(x->r, x);
+}
+
+static void
+body_put(struct repl *r, struct cluster_call *call, uint64_t from, const uint8_t *p, size_t len)
+{
+	if (len < 48) {
+		ack(call, PROTO_EBADREQ, 0);
+		return;
+	}
+	const uint8_t *hash = p;
+	uint64_t total = wire_rd64(p + 32), offset = wire_rd64(p + 40);
+	const uint8_t *data = p + 48;
+	size_t dlen = len - 48;
+	struct repl_body_xfer *x = NULL;
+	for (x = r->xfers; x; x = x->next)
+		if (x->from == from && memcmp(x->hash, hash, CMD_HASH_LEN) == 0)
+			break;
+	if (offset == 0) {
+		if (x != NULL && !x->staging)
+			xfer_free(r, x);
+		else if (x != NULL) {
+			ack(call, PROTO_EFAILED, 0);
+			return;
+		}
+		if (body_present(r, hash)) {
+			ack(call, PROTO_OK, total);
+			return;
+		}
+		x = xcalloc(1, sizeof(*x));
+		x->r = r;
+		x->from = from;
+		memcpy(x->hash, hash, CMD_HASH_LEN);
+		x->total = total;
+		x->fd = store_body_tmp(r->st, &x->path);
+		x->sha = sha256_new();
+		x->next = r->xfers;
+		r->xfers = x;
+		if (x->fd < 0) {
+			x->path = NULL;
+			xfer_free(r, x);
+			ack(call, PROTO_EFAILED, 0);
+			return;
+		}
+	}
+	if (x == NULL || x->staging || offset != x->offset || total != x->total ||
+	    dlen > total - offset) {
+		ack(call, PROTO_EFAILED, x ? x->offset : 0);
+		return;
+	}
+	if (write_all(x->fd, data, dlen) != 0) {
+		xfer_free(r, x);
+		ack(call, PROTO_EFAILED, 0);
+		return;
+	}
+	sha256_update(x->sha, data, dlen);
+	x->offset += dlen;
+	x->touched_ms = now_mono_ms();
+	if (x->offset < x->total) {
+		ack(call, PROTO_OK, x->offset);
+		return;
+	}
+	uint8_t got[SHA256_LEN];
+	sha256_final(x->sha, got);
+	if (memcmp(got, x->hash, CMD_HASH_LEN) != 0) {
+		log_warn("repl", "event=body-hash-mismatch from=%llu", (unsigned long long)from);
+		xfer_free(r, x);
+		ack(call, PROTO_EFAILED, 0);
+		return;
+	}
+	close(x->fd);
+	x->fd = -1;
+	x->call = call;
+	x->staging = 1;
+	x->work.data = x;
+	uv_queue_work(r->loop, &x->work, xfer_stage_work, xfer_stage_done);
+}
+
+static void
+body_get(struct repl *r, struct cluster_call *call, const uint8_t *p, size_t len)
+{
+	uint8_t hdr[20];
+	if (len != 40) {
+		wire_be32(hdr, PROTO_EBADREQ);
+		cluster_reply(call, PROTO_BODY_DATA, hdr, 4);
+		return;
+	}
+	uint64_t offset = wire_rd64(p + 32);
+	int fd = store_body_open(r->st, p);
+	if (fd < 0) {
+		char *sp = staged_path(r, p);
+		fd = open(sp, O_RDONLY | O_CLOEXEC);
+		free(sp);
+	}
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0 || offset > (uint64_t)sb.st_size) {
+		if (fd >= 0)
+			close(fd);
+		wire_be32(hdr, PROTO_EMISSING);
+		cluster_reply(call, PROTO_BODY_DATA, hdr, 4);
+		return;
+	}
+	size_t chunk = (size_t)MIN((uint64_t)PROTO_CHUNK, (uint64_t)sb.st_size - offset);
+	uint8_t *buf = xmalloc(20 + chunk);
+	wire_be32(buf, PROTO_OK);
+	wire_be64(buf + 4, (uint64_t)sb.st_size);
+	wire_be64(buf + 12, offset);
+	size_t got = 0;
+	while (got < chunk) {
+		ssize_t n = pread(fd, buf + 20 + got, chunk - got, (off_t)(offset + got));
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	cluster_reply(call, PROTO_BODY_DATA, buf, 20 + got);
+	free(buf);
+}
+
+void
+repl__bodies_request(struct repl *r, struct cluster_call *call, uint64_t from, uint8_t type,
+		     const uint8_t *p, size_t len)
+{
+	bodies_metrics();
+	if (type == PROTO_BODY_PUT)
+		body_put(r, call, from, p, len);
+	else
+		body_get(r, call, p, len);
+}
+
+/* --- fetch ----------------------------------------------------------- */
+
+static void
+fetch_free(struct repl *r, struct repl_fetch *f)
+{
+	for (struct repl_fetch **pp = &r->fetches; *pp; pp = &(*pp)->next) {
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	}
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->path) {
+		unlink(f->path);
+		free(f->path);
+	}
+	sha256_free(&f->sha);
+	free(f);
+}
+
+static void
+fetch_reset(struct repl_fetch *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->path) {
+		unlink(f->path);
+		free(f->path);
+	}
+	f->fd = -1;
+	f->path = NULL;
+	f->offset = 0;
+	sha256_free(&f->sha);
+}
+
+void
+repl__body_missing(void *arg, const uint8_t hash[CMD_HASH_LEN])
+{
+	struct repl *r = arg;
+	for (struct repl_fetch *f = r->fetches; f; f = f->next)
+		if (memcmp(f->hash, hash, CMD_HASH_LEN) == 0)
+			return;
+	struct repl_fetch *f = xcalloc(1, sizeof(*f));
+	f->r = r;
+	f->fd = -1;
+	memcpy(f->hash, hash, CMD_HASH_LEN);
+	f->next = r->fetches;
+	r->fetches = f;
+	log_info("repl", "event=body-missing");
+}
+
+static void
+fetch_stage_work(uv_work_t *w)
+{
+	struct repl_fetch *f = w->data;
+	f->stage_rc = store_body_stage(f->r->data_dir, f->path, f->hash);
+}
+
+static void
+fetch_stage_done(uv_work_t *w, int status)
+{
+	struct repl_fetch *f = w->data;
+	struct repl *r = f->r;
+	f->staging = 0;
+	if (r->closing) {
+		fetch_free(r, f);
+		return;
+	}
+	if (f->stage_rc == 0 && status == 0) {
+		free(f->path); /* renamed away */
+		f->path = NULL;
+		if (store_body_arrived(r->st, f->hash) == 0) {
+			metric_inc(m_fetched);
+			fetch_free(r, f);
+			return;
+		}
+	}
+	fetch_reset(f);
+	f->retry_at = now_mono_ms() + FETCH_RETRY_MS;
+}
+
+static void fetch_next_peer(struct repl_fetch *f);
+
+static void
+fetch_reply_cb(void *arg, int status, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct repl_fetch *f = arg;
+	struct repl *r = f->r;
+	f->inflight = 0;
+	if (r->closing) {
+		fetch_free(r, f);
+		return;
+	}
+	if (status != 0 || type != PROTO_BODY_DATA || len < 4 || wire_rd32(p) != PROTO_OK ||
+	    len < 20) {
+		fetch_next_peer(f);
+		return;
+	}
+	uint64_t total = wire_rd64(p + 4), offset = wire_rd64(p + 12);
+	size_t dlen = len - 20;
+	if (offset != f->offset || dlen > total - offset) {
+		fetch_next_peer(f);
+		return;
+	}
+	if (f->offset == 0) {
+		f->total = total;
+		f->fd = store_body_tmp(r->st, &f->path);
+		if (f->fd < 0) {
+			f->path = NULL;
+			f->retry_at = now_mono_ms() + FETCH_RETRY_MS;
+			return;
+		}
+		f->sha = sha256_new();
+	}
+	if (write_all(f->fd, p + 20, dlen) != 0) {
+		fetch_reset(f);
+		f->retry_at = now_mono_ms() + FETCH_RETRY_MS;
+		return;
+	}
+	sha256_update(f->sha, p + 20, dlen);
+	f->offset += dlen;
+	if (f->offset < f->total) {
+		f->retry_at = 0; /* next piece at the next tick */
+		repl__wake(r);
+		return;
+	}
+	uint8_t got[SHA256_LEN];
+	sha256_final(f->sha, got);
+	if (memcmp(got, f->hash, CMD_HASH_LEN) != 0) {
+		log_warn("repl", "event=fetched-body-hash-mismatch");
+		fetch_next_peer(f);
+		return;
+	}
+	close(f->fd);
+	f->fd = -1;
+	f->staging = 1;
+	f->work.data = f;
+	uv_queue_work(r->loop, &f->work, fetch_stage_work, fetch_stage_done);
+}
+
+static void
+fetch_next_peer(struct repl_fetch *f)
+{
+	fetch_reset(f);
+	f->peer_idx++;
+	f->tried++;
+	uint64_t voters[PUSH_PEERS_MAX];
+	size_t nv = repl__voters(f->r, voters, PUSH_PEERS_MAX);
+	if ((size_t)f->tried >= nv) {
+		f->tried = 0;
+		f->retry_at = now_mono_ms() + FETCH_RETRY_MS;
+	}
+}
+
+static void
+fetch_send(struct repl *r, struct repl_fetch *f)
+{
+	uint64_t voters[PUSH_PEERS_MAX];
+	size_t nv = repl__voters(r, voters, PUSH_PEERS_MAX);
+	if (nv < 2)
+		return;
+	uint64_t peer = voters[f->peer_idx % nv];
+	if (peer == r->id) {
+		f->peer_idx++;
+		peer = voters[f->peer_idx % nv];
+	}
+	uint8_t req[40];
+	memcpy(req, f->hash, CMD_HASH_LEN);
+	wire_be64(req + 32, f->offset);
+	if (cluster_request(r->cl, peer, PROTO_BODY_GET, req, sizeof(req), PUSH_TIMEOUT_MS,
+			    fetch_reply_cb, f) == 0)
+		f->inflight = 1;
+	else
+		fetch_next_peer(f);
+}
+
+void
+repl__bodies_tick(struct repl *r)
+{
+	uint64_t now = now_mono_ms();
+	int inflight = 0;
+	for (struct repl_fetch *f = r->fetches; f; f = f->next)
+		inflight += f->inflight || f->staging;
+	for (struct repl_fetch *f = r->fetches, *next; f; f = next) {
+		next = f->next;
+		if (f->inflight || f->staging || now < f->retry_at)
+			continue;
+		if (body_present(r, f->hash) && f->offset == 0) {
+			/* Arrived some other way (a push). */
+			if (store_body_arrived(r->st, f->hash) == 0) {
+				fetch_free(r, f);
+				continue;
+			}
+		}
+		if (inflight >= FETCH_INFLIGHT_MAX)
+			break;
+		fetch_send(r, f);
+		inflight += f->inflight;
+	}
+	for (struct repl_body_xfer *x = r->xfers, *next; x; x = next) {
+		next = x->next;
+		if (!x->staging && now - x->touched_ms > XFER_IDLE_MS)
+			xfer_free(r, x);
+	}
+	for (struct repl_body_req *q = r->pushes, *next; q; q = next) {
+		next = q->next;
+		if (!q->reported && now > q->deadline)
+			push_report(q, REPL_EUNAVAILABLE);
+	}
+}
+
+void
+repl__bodies_shutdown(struct repl *r)
+{
+	/* Pushes with requests in flight are freed by their last reply,
+	 * which the cluster delivers (as a failure) when it closes. */
+	for (struct repl_body_req *q = r->pushes, *next; q; q = next) {
+		next = q->next;
+		push_report(q, REPL_ESHUTDOWN);
+		push_maybe_free(q);
+	}
+	for (struct repl_body_xfer *x = r->xfers, *next; x; x = next) {
+		next = x->next;
+		if (!x->staging)
+			xfer_free(r, x);
+	}
+	for (struct repl_fetch *f = r->fetches, *next; f; f = next) {
+		next = f->next;
+		if (!f->staging && !f->inflight)
+			fetch_free(r, f);
+	}
+}
