@@ -42,6 +42,7 @@ struct http_session {
 	int in_request; /* a request is being handled */
 	int error_status;
 	int keep_alive;
+	int orphaned; /* the connection closed while a handler still works */
 };
 
 static struct http_route *routes;
@@ -113,6 +114,11 @@ void
 http_respond(struct http_req *req, int status, const char *ctype, const char *body, size_t len)
 {
 	struct http_session *s = req->priv;
+	if (s->orphaned) {
+		http_reset_request(s);
+		free(s);
+		return;
+	}
 	struct conn *c = s->conn;
 	if (!conn_closing(c)) {
 		conn_printf(c,
@@ -297,6 +303,11 @@ static void
 http_on_close(struct conn *c)
 {
 	struct http_session *s = c->data;
+	if (s->in_request) {
+		/* A handler will still answer: free the session then. */
+		s->orphaned = 1;
+		return;
+	}
 	http_reset_request(s);
 	free(s);
 }

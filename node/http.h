@@ -10,7 +10,8 @@
  * A handler answers with http_respond, at once or later (after a write
  * went through the cluster, say): the connection reads nothing more until
  * it has. The request is owned by the server; it stays valid until
- * http_respond returns.
+ * http_respond returns, even if the client went away meanwhile (the answer
+ * is then dropped).
  */
 #ifndef MAILNODE_HTTP_H
 #define MAILNODE_HTTP_H

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "node/admin.h"
 #include "node/bootstrap.h"
 #include "node/health.h"
 #include "node/http.h"
@@ -225,6 +226,7 @@ node_serve(struct config *cfg)
 	if (repl_create(&rp, &n->repl, &err) != 0)
 		goto err_after_store;
 	health_init(n);
+	admin_init(n);
 	protocols_init(n);
 	if (node_bind(n, &err) != 0)
 		goto err_after_bind;

@@ -5,6 +5,7 @@ bootstrap file written the way an operator would write one. stderr goes to
 a log file that the tests can read; a sanitizer report in it, or an exit
 code other than 0 after SIGTERM, fails the test that owned the node.
 """
+import http.client
 import json
 import os
 import re
@@ -54,6 +55,17 @@ def run_cli(args, input=None, timeout=60, check=True):
         raise AssertionError("mailnode %s failed (%d): %s%s" %
                              (" ".join(args), p.returncode, p.stdout, p.stderr))
     return p
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=60):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
 
 
 class Node:
@@ -127,6 +139,47 @@ class Node:
                 return
             time.sleep(0.1)
         raise AssertionError("node %d not healthy after %ss:\n%s" %
+                             (self.node_id, timeout, self.log()[-5000:]))
+
+    def admin(self, method, path, body=None, expect=None, timeout=60):
+        """Call the admin API on the node's Unix socket; return (status, json)."""
+        conn = UnixHTTPConnection(os.path.join(self.data_dir, "admin.sock"),
+                                  timeout=timeout)
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data else {}
+        conn.request(method, path, body=data, headers=headers)
+        r = conn.getresponse()
+        text = r.read()
+        conn.close()
+        parsed = json.loads(text) if text else None
+        if expect is not None:
+            assert r.status == expect, "%s %s -> %d %s" % (method, path, r.status, text)
+        return r.status, parsed
+
+    def add_user(self, address, password, quota_bytes=0, quota_messages=0):
+        """Create the user (and its domain) through the admin API."""
+        domain = address.split("@", 1)[1]
+        st, _ = self.admin("POST", "/v1/domains", {"name": domain})
+        assert st in (200, 409), st
+        self.admin("POST", "/v1/users", {"address": address, "password": password,
+                                          "quota_bytes": quota_bytes,
+                                          "quota_messages": quota_messages},
+                   expect=200)
+
+    def set_config(self, key, value):
+        self.admin("PUT", "/v1/config/" + key, {"value": str(value)}, expect=200)
+
+    def wait_leader(self, timeout=30):
+        """Wait until /health says the node serves and the cluster's first
+        commands are applied (the bootstrap marker is gone)."""
+        deadline = time.time() + timeout
+        marker = os.path.join(self.data_dir, "bootstrap.pending")
+        while time.time() < deadline:
+            code, body = self.health()
+            if code == 200 and not os.path.exists(marker):
+                return body
+            time.sleep(0.05)
+        raise AssertionError("node %d has no leader after %ss:\n%s" %
                              (self.node_id, timeout, self.log()[-5000:]))
 
     def log(self):

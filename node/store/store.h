@@ -175,6 +175,19 @@ void store_changed_iter_close(struct store_changed_iter **it);
 int store_body_get(struct store_txn *t, const uint8_t hash[CMD_HASH_LEN], struct store_body *b_r);
 int store_sieve_get(struct store_txn *t, uint32_t user_id, const char *name, struct cmd_str *s_r);
 
+/* Walk a table of the accounts in key order, from `from` (NULL: the
+ * start); cb returns non-zero to stop. Returns 0, or -1 on error. */
+enum store_table {
+	STORE_T_DOMAINS,
+	STORE_T_USERS,
+	STORE_T_ALIASES, /* value: targets as a cmd_strlist raw form */
+	STORE_T_CONFIG,
+};
+int store_table_foreach(struct store_txn *t, enum store_table table, const char *from,
+			int (*cb)(void *arg, const char *key, size_t klen, const void *val,
+				  size_t vlen),
+			void *arg);
+
 /* Entries of an index database (tests, status). */
 int64_t store_count(struct store_txn *t, int db);
 /* Write a canonical text dump of the whole replicated index (every

@@ -373,6 +373,27 @@ store_sieve_get(struct store_txn *x, uint32_t user_id, const char *name, struct 
 	return 1;
 }
 
+int
+store_table_foreach(struct store_txn *x, enum store_table table, const char *from,
+		    int (*cb)(void *arg, const char *key, size_t klen, const void *val, size_t vlen),
+		    void *arg)
+{
+	static const enum idx_db dbs[] = {IDX_DB_DOMAINS, IDX_DB_USERS, IDX_DB_ALIASES,
+					  IDX_DB_CONFIG};
+	struct idx_cursor *cur;
+	struct idx_val k, v;
+	if (idx_cursor_open(x->t, dbs[table], &cur) != 0)
+		return -1;
+	int rc = idx_cursor_seek(cur, from, from ? strlen(from) : 0, &k, &v);
+	while (rc == 1) {
+		if (cb(arg, k.p, k.len, v.p, v.len) != 0)
+			break;
+		rc = idx_cursor_next(cur, &k, &v);
+	}
+	idx_cursor_close(&cur);
+	return rc < 0 ? -1 : 0;
+}
+
 int64_t
 store_count(struct store_txn *x, int db)
 {
