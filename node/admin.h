@@ -35,5 +35,7 @@
 struct node;
 
 void admin_init(struct node *n);
+/* GET /v1/debug/dump: the canonical dump of the replicated index. */
+void admin_debug_init(struct node *n);
 
 #endif

@@ -163,6 +163,17 @@ config_handler(void *user, const char *section, const char *name, const char *va
 			config_set_str(&cfg->advertise, value);
 			return 1;
 		}
+		if (strcmp(name, "snapshot_threshold") == 0 || strcmp(name, "snapshot_trailing") == 0) {
+			uint64_t v;
+			if (parse_u64(value, 1u << 30, &v) != 0 || v < 4)
+				return config_fail(p, lineno, "%s must be an integer from 4, not '%s'",
+						   name, value);
+			if (strcmp(name, "snapshot_threshold") == 0)
+				cfg->snapshot_threshold = (unsigned)v;
+			else
+				cfg->snapshot_trailing = (unsigned)v;
+			return 1;
+		}
 		return config_fail(p, lineno, "unknown key '%s' in section [%s]", name, section);
 	}
 	return config_fail(p, lineno, "unknown section [%s]%s", section, "");

@@ -18,6 +18,8 @@
  *   key  = /etc/mailnode/tls/server.key
  *   [cluster]
  *   advertise = 10.0.0.1:7001     ; how peers reach this node's cluster port
+ *   snapshot_threshold = 16384    ; raft entries between snapshots
+ *   snapshot_trailing = 4096      ; entries kept after a snapshot
  *
  * Owner: the caller of config_load; config_free releases it.
  */
@@ -51,6 +53,8 @@ struct config {
 	char *tls_cert;             /* NULL: <data_dir>/tls/server.crt, created */
 	char *tls_key;
 	char *advertise;            /* NULL: the cluster listen address */
+	unsigned snapshot_threshold; /* 0: the default */
+	unsigned snapshot_trailing;  /* 0: the default */
 	int port_offset;            /* added to every default port */
 };
 

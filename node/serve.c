@@ -220,6 +220,8 @@ node_serve(struct config *cfg)
 		.id = cfg->node_id,
 		.address = node_cluster_address(cfg),
 		.data_dir = cfg->data_dir,
+		.snapshot_threshold = cfg->snapshot_threshold,
+		.snapshot_trailing = cfg->snapshot_trailing,
 		.on_fatal = node_fatal,
 		.arg = n,
 	};
@@ -227,6 +229,7 @@ node_serve(struct config *cfg)
 		goto err_after_store;
 	health_init(n);
 	admin_init(n);
+	admin_debug_init(n);
 	protocols_init(n);
 	if (node_bind(n, &err) != 0)
 		goto err_after_bind;

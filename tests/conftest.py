@@ -24,3 +24,16 @@ def node():
         n.stop()
     finally:
         n.cleanup()
+
+
+@pytest.fixture
+def cluster():
+    """Three initialised, started nodes forming one cluster."""
+    c = harness.Cluster(3)
+    c.start()
+    fast_passwords(c.nodes[0])
+    yield c
+    try:
+        c.stop()
+    finally:
+        c.cleanup()
