@@ -1,5 +1,8 @@
 /*
  * admin: the admin API's routes. See admin.h.
+ *
+ * A path segment that names an object (ADDRESS, NAME, KEY, ID) is
+ * percent-decoded, so that any address a user may have reaches its route.
  */
 #include "node/admin.h"
 
@@ -100,13 +103,39 @@ ju64(json_t *j, const char *key, uint64_t *v_r)
 	return 0;
 }
 
-/* The path component after prefix ("/v1/users/" -> "a@b.test"). */
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+		return (c | 0x20) - 'a' + 10;
+	return -1;
+}
+
+/* The path component after prefix ("/v1/users/" -> "a@b.test"),
+ * percent-decoded in place (the CLI escapes what is not [A-Za-z0-9._~@-],
+ * RFC 3986 §2.1). NULL if absent, malformed, or decoding to a NUL or a
+ * '/' (which would change the route). Call once per request. */
 static const char *
 path_arg(struct http_req *req, const char *prefix)
 {
 	size_t n = strlen(prefix);
 	if (strncmp(req->path, prefix, n) != 0 || req->path[n] == '\0')
 		return NULL;
+	char *in = req->path + n, *out = in;
+	for (; *in; in++) {
+		if (*in != '%') {
+			*out++ = *in;
+			continue;
+		}
+		int hi = hexval(in[1]), lo = hi < 0 ? -1 : hexval(in[2]);
+		if (lo < 0 || hi * 16 + lo == 0 || hi * 16 + lo == '/')
+			return NULL;
+		*out++ = (char)(hi * 16 + lo);
+		in += 2;
+	}
+	*out = '\0';
 	return req->path + n;
 }
 
@@ -295,11 +324,15 @@ user_show(struct http_req *req, const char *address)
 	uint64_t qb = u.quota_bytes ? u.quota_bytes : store_config_u64(t, "quota.storage", 0);
 	uint64_t qm = u.quota_msgs ? u.quota_msgs : store_config_u64(t, "quota.messages", 0);
 	store_read_end(&t);
+	/* user_quota_*: the user's own setting (0: the cluster default), so
+	 * that a client can change one limit and keep the other. */
 	reply_json(req, 200,
-		   json_pack("{s:s, s:I, s:b, s:I, s:I, s:I, s:I}", "address", addr, "id",
+		   json_pack("{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "address", addr, "id",
 			     (json_int_t)u.id, "enabled", u.enabled, "quota_bytes", (json_int_t)qb,
 			     "quota_messages", (json_int_t)qm, "used_bytes", (json_int_t)us.bytes,
-			     "used_messages", (json_int_t)us.messages));
+			     "used_messages", (json_int_t)us.messages, "user_quota_bytes",
+			     (json_int_t)u.quota_bytes, "user_quota_messages",
+			     (json_int_t)u.quota_msgs));
 }
 
 static void

@@ -36,4 +36,16 @@ int cmd_init(int argc, char **argv, const struct cli_global *g);
 int cmd_join(int argc, char **argv, const struct cli_global *g);
 int cmd_token(int argc, char **argv, const struct cli_global *g);
 
+/* Operator commands over the admin API (node/cli_*.c). Each returns 0,
+ * 1 (refused or failed: one line on stderr) or 2 (usage error). */
+int cmd_user(int argc, char **argv, const struct cli_global *g);
+int cmd_domain(int argc, char **argv, const struct cli_global *g);
+int cmd_alias(int argc, char **argv, const struct cli_global *g);
+int cmd_quota(int argc, char **argv, const struct cli_global *g);
+int cmd_config(int argc, char **argv, const struct cli_global *g);
+int cmd_status(int argc, char **argv, const struct cli_global *g);
+int cmd_remove(int argc, char **argv, const struct cli_global *g);
+int cmd_leave(int argc, char **argv, const struct cli_global *g);
+int cmd_transfer_leadership(int argc, char **argv, const struct cli_global *g);
+
 #endif
