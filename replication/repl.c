@@ -565,6 +565,10 @@ repl_status_get(struct repl *r, struct repl_status *s)
 		snprintf(s->leader_address, sizeof(s->leader_address), "%s", laddr);
 	s->term = r->raft.current_term;
 	s->commit_index = r->raft.commit_index;
+	/* Barrier and configuration entries never reach the store; raft's
+	 * count of applied entries includes them. */
+	if (raft_last_applied(&r->raft) > s->applied_index)
+		s->applied_index = raft_last_applied(&r->raft);
 	s->last_index = raft_last_index(&r->raft);
 	const struct raft_configuration *c = &r->raft.configuration;
 	uint64_t now = r->uvio.time ? r->raft.io->time(r->raft.io) : 0;

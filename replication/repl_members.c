@@ -171,6 +171,11 @@ leader_transfer(struct repl *r, uint64_t id, repl_op_cb cb, void *arg)
 		op_done(op, -EBUSY, "a transfer is in progress");
 		return;
 	}
+	uint64_t voters[16];
+	if (repl__voters(r, voters, 16) < 2) {
+		op_done(op, -EINVAL, "there is no other voter to hand leadership to");
+		return;
+	}
 	r->transfer.data = op;
 	int rc = raft_transfer(&r->raft, &r->transfer, id, transfer_done_cb);
 	if (rc != 0) {
