@@ -1,0 +1,86 @@
+/*
+ * fetch: the FETCH engine (RFC 3501 §6.4.5, §7.4.2; RFC 9051; later
+ * BINARY RFC 3516, CONDSTORE RFC 7162, PREVIEW RFC 8970, OBJECTID RFC 8474).
+ * Pure: it does no I/O and knows nothing of sessions. The session parses a
+ * FETCH's items into a plan once, then asks the engine, message by
+ * message, for the response; the engine describes it as segments — text it
+ * produced, and ranges of the message file to be sent as they are — so
+ * that the session can stream a 30 MB BODY[] with back-pressure instead of
+ * building it in memory.
+ *
+ * Owner: plans and outputs live in the caller's arena (per command).
+ */
+#ifndef MAILNODE_IMAP_FETCH_H
+#define MAILNODE_IMAP_FETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/lib/arena.h"
+#include "node/lib/nbuf.h"
+#include "node/mime/mime.h"
+#include "node/store/cmd.h"
+#include "node/store/schema.h"
+#include "protocols/imap/parser.h"
+
+/* Extensions the session has ENABLEd or that change output. */
+enum {
+	IMAP_FETCH_CONDSTORE = 1 << 0, /* MODSEQ in every FETCH that changes flags */
+	IMAP_FETCH_UTF8 = 1 << 1,      /* UTF8=ACCEPT: 8-bit header strings as quoted */
+	IMAP_FETCH_REV2 = 1 << 2,      /* IMAP4rev2 output rules */
+};
+
+/* What the plan needs from the store for each message. */
+enum {
+	FETCH_NEED_TREE = 1 << 0,    /* the cached MIME tree (ENVELOPE, BODY...) */
+	FETCH_NEED_FILE = 1 << 1,    /* the message bytes (sections, RFC822...) */
+	FETCH_SETS_SEEN = 1 << 2,    /* a non-PEEK body section: \Seen is set */
+	FETCH_NEED_FLAGS = 1 << 3,   /* FLAGS (or an implicit one after \Seen) */
+};
+
+struct imap_fetch_plan;
+
+/* Parse the FETCH arguments after the sequence set: ALL, FAST, FULL, one
+ * item or a parenthesised list, then optional modifiers (CHANGEDSINCE
+ * once CONDSTORE exists). uid: UID FETCH (UID is then always returned).
+ * Returns 0, or -1 with *error_r (answer BAD). */
+int imap_fetch_parse(struct arena *a, const struct imap_arg *args, int uid, unsigned enabled,
+		     struct imap_fetch_plan **plan_r, const char **error_r);
+unsigned imap_fetch_needs(const struct imap_fetch_plan *plan);
+
+/* One message, as the session sees it. */
+struct imap_fetch_msg {
+	uint32_t seq;
+	const struct store_msg *rec;      /* uid, flags, keywords, dates, size, hash */
+	const struct cmd_str *keywords;   /* the mailbox's keyword names: bit i */
+	size_t nkeywords;
+	int recent;                       /* \Recent in this session */
+	int set_seen;                     /* the session sets \Seen with this fetch */
+	const struct mime_message *tree;  /* when FETCH_NEED_TREE; NULL: none cached */
+	const char *bytes;                /* when FETCH_NEED_FILE: the message, mapped */
+	size_t len;
+};
+
+/* The response as segments: text, or a range of the message bytes. */
+struct imap_fetch_seg {
+	const char *text;  /* NULL: a range of msg->bytes */
+	size_t off, len;   /* text: len bytes at text; range: offset into bytes */
+};
+
+struct imap_fetch_out {
+	struct imap_fetch_seg *segs;
+	size_t nsegs, cap;
+	struct nbuf text;  /* backing store for text segments */
+	struct arena *a;
+};
+
+void imap_fetch_out_init(struct imap_fetch_out *o, struct arena *a);
+void imap_fetch_out_reset(struct imap_fetch_out *o);
+void imap_fetch_out_deinit(struct imap_fetch_out *o);
+
+/* Describe "* <seq> FETCH (...)\r\n" for one message. Returns 0, or -1
+ * when the message cannot be answered (its bytes are needed but missing). */
+int imap_fetch_msg(const struct imap_fetch_plan *plan, const struct imap_fetch_msg *msg,
+		   struct imap_fetch_out *out);
+
+#endif
