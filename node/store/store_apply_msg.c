@@ -288,6 +288,10 @@ apply_append(struct store_ctx *x, const struct cmd *c, struct cmd_result *r)
 		r->status = st;
 		return 0;
 	}
+	if (mb.uidnext >= STORE_UID_MAX) {
+		r->status = CMD_ELIMIT; /* the UID space is used up: a new UIDVALIDITY is needed */
+		return 0;
+	}
 	char *dir = store__maildir(x, mb.user_id, mb.name, strlen(mb.name));
 	if (dir == NULL)
 		return -EIO;
@@ -450,6 +454,10 @@ apply_copy(struct store_ctx *x, const struct cmd *c, struct cmd_result *r)
 		goto out;
 	}
 	rc = 0;
+	if ((uint64_t)dst.uidnext + l.n > STORE_UID_MAX) {
+		r->status = CMD_ELIMIT;
+		goto out;
+	}
 	if (src.id == dst.id && move) {
 		r->uidvalidity = dst.uidvalidity; /* MOVE onto itself: nothing */
 		goto out;

@@ -13,6 +13,9 @@
 #include "node/store/store.h"
 
 #define STORE_REQ_WINDOW 200000 /* entries a request id is remembered for */
+/* The last UID a mailbox hands out: 4294967295 reads as "*" in IMAP
+ * sequence sets, so it is never a message's UID. */
+#define STORE_UID_MAX 4294967294u
 
 enum store_fop_kind {
 	FOP_MKDIR,       /* a: directory (with parents, and cur/new/tmp when b is "maildir") */
