@@ -8,7 +8,7 @@ PKGS="
 build-essential cmake pkg-config clang libclang-rt-14-dev
 libraft-dev liblmdb-dev lmdb-utils libssl-dev libuv1-dev libclamav-dev
 libargon2-dev libinih-dev libhttp-parser-dev libjansson-dev zlib1g-dev
-libcmocka-dev
+libcmocka-dev cppcheck
 openssl ca-certificates curl python3 python3-pytest
 isync swaks btrfs-progs
 "
