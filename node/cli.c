@@ -15,6 +15,13 @@ const struct cli_command cli_commands[] = {
 	 "Runs the node until SIGINT or SIGTERM. The data directory must have been\n"
 	 "prepared by `mailnode init` (first node) or `mailnode join` (others).\n",
 	 cmd_serve},
+	{"check-config", "check the bootstrap file and exit",
+	 "mailnode [--config FILE] check-config\n"
+	 "\n"
+	 "Loads and checks the bootstrap file the way `serve` does (keys, values,\n"
+	 "addresses, TLS files) without binding or writing anything. Exit 0 when it\n"
+	 "is usable, 1 with one line naming the file, line and problem otherwise.\n",
+	 cmd_check_config},
 	{"init", "prepare the data directory and bootstrap a new cluster",
 	 "mailnode [--config FILE] init [--demo]\n"
 	 "\n"

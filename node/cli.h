@@ -32,6 +32,7 @@ void cli_usage(const struct cli_command *cmd);
 int cli_wants_help(int argc, char **argv);
 
 int cmd_serve(int argc, char **argv, const struct cli_global *g);
+int cmd_check_config(int argc, char **argv, const struct cli_global *g);
 int cmd_init(int argc, char **argv, const struct cli_global *g);
 int cmd_join(int argc, char **argv, const struct cli_global *g);
 int cmd_token(int argc, char **argv, const struct cli_global *g);

@@ -534,6 +534,7 @@ void
 repl__body_missing(void *arg, const uint8_t hash[CMD_HASH_LEN])
 {
 	struct repl *r = arg;
+	bodies_metrics();
 	for (struct repl_fetch *f = r->fetches; f; f = f->next)
 		if (memcmp(f->hash, hash, CMD_HASH_LEN) == 0)
 			return;
