@@ -210,6 +210,13 @@ node_serve(struct config *cfg)
 	net_init(n->loop);
 	uv_timer_init(n->loop, &n->tasks);
 	n->tasks.data = n;
+	/* Signals first: a SIGTERM during start-up stops the node cleanly
+	 * once the loop runs. */
+	uv_signal_init(n->loop, &n->sigint);
+	uv_signal_init(n->loop, &n->sigterm);
+	n->sigint.data = n->sigterm.data = n;
+	uv_signal_start(&n->sigint, node_signal_cb, SIGINT);
+	uv_signal_start(&n->sigterm, node_signal_cb, SIGTERM);
 	if (store_open(cfg->data_dir, NULL, &n->store, &err) != 0)
 		goto err_after_loop;
 	if (node_tls_setup(n, &err) != 0)
@@ -235,12 +242,6 @@ node_serve(struct config *cfg)
 		goto err_after_bind;
 	if (repl_start(n->repl, &err) != 0)
 		goto err_after_bind;
-
-	uv_signal_init(n->loop, &n->sigint);
-	uv_signal_init(n->loop, &n->sigterm);
-	n->sigint.data = n->sigterm.data = n;
-	uv_signal_start(&n->sigint, node_signal_cb, SIGINT);
-	uv_signal_start(&n->sigterm, node_signal_cb, SIGTERM);
 	bootstrap_start(n);
 
 	log_info("node", "event=started node_id=%llu data_dir=%s version=%s",
@@ -269,6 +270,10 @@ err_after_loop:
 	n->exit_code = 1;
 	net_shutdown(0);
 out:
+	if (!uv_is_closing((uv_handle_t *)&n->sigint)) {
+		uv_close((uv_handle_t *)&n->sigint, NULL);
+		uv_close((uv_handle_t *)&n->sigterm, NULL);
+	}
 	/* Close whatever is left and let the close callbacks run. */
 	uv_run(n->loop, UV_RUN_DEFAULT);
 	uv_walk(n->loop, node_close_walk_cb, NULL);
