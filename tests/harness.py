@@ -70,7 +70,7 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
 class Node:
     def __init__(self, node_id=1, base=None, ports=None, extra=None,
-                 listeners=None):
+                 listeners=None, log_level=None):
         self.node_id = node_id
         self.base = base or tempfile.mkdtemp(prefix="mailnode-test-")
         self.dir = os.path.join(self.base, "node%d" % node_id)
@@ -80,6 +80,7 @@ class Node:
         self.ports = ports or {name: free_port() for name in LISTENERS}
         self.listeners = listeners or LISTENERS
         self.extra = extra or ""
+        self.log_level = log_level or os.environ.get("MAILNODE_LOG_LEVEL", "debug")
         self.config_path = os.path.join(self.dir, "mailnode.conf")
         self.proc = None
         self.log_file = None
@@ -90,7 +91,7 @@ class Node:
 
     def write_config(self):
         lines = ["[node]", "id = %d" % self.node_id,
-                 "data_dir = %s" % self.data_dir, "log_level = debug", "",
+                 "data_dir = %s" % self.data_dir, "log_level = %s" % self.log_level, "",
                  "[listen]"]
         for name in LISTENERS:
             lines.append("%s = %s" % (name, self.addr(name)
