@@ -220,7 +220,8 @@ msgin_work_done(uv_work_t *w, int status)
 		return;
 	}
 	struct repl *r = node_repl();
-	if (r == NULL) {
+	struct node *n = node_get();
+	if (r == NULL || (n && n->stopping)) {
 		m->cb(m->arg, REPL_EUNAVAILABLE, m);
 		return;
 	}

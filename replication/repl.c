@@ -443,7 +443,11 @@ repl_free(struct repl **pr)
 	struct repl *r = *pr;
 	if (r == NULL)
 		return;
-	/* repl_stop closed the handles; the loop has run their closing. */
+	/* repl_stop closed the handles; the loop has run their closing.
+	 * Requests made after the stop were never answered: their owners
+	 * are gone too. */
+	repl__submit_free(r);
+	repl__bodies_free(r);
 	cluster_free(&r->cl);
 	free(r->address);
 	free(r->data_dir);

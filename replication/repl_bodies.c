@@ -728,3 +728,19 @@ repl__bodies_shutdown(struct repl *r)
 			fetch_free(r, f);
 	}
 }
+
+void
+repl__bodies_free(struct repl *r)
+{
+	while (r->pushes) {
+		struct repl_body_req *q = r->pushes;
+		r->pushes = q->next;
+		if (q->fd >= 0)
+			close(q->fd);
+		free(q);
+	}
+	while (r->xfers)
+		xfer_free(r, r->xfers);
+	while (r->fetches)
+		fetch_free(r, r->fetches);
+}

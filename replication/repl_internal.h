@@ -96,6 +96,8 @@ void repl__applied(void *arg, const struct cmd_batch_hdr *hdr, struct cmd_result
 void repl__forward_request(struct repl *r, struct cluster_call *call, const uint8_t *p,
 			   size_t len);
 void repl__submit_shutdown(struct repl *r);
+/* Drop what is left without callbacks (after the loop ended). */
+void repl__submit_free(struct repl *r);
 void repl__wake(struct repl *r);
 
 /* repl_bodies.c */
@@ -105,6 +107,8 @@ void repl__bodies_request(struct repl *r, struct cluster_call *call, uint64_t fr
 void repl__bodies_flush(struct repl *r);
 void repl__bodies_tick(struct repl *r);
 void repl__bodies_shutdown(struct repl *r);
+/* Free what is left once the loop has ended. */
+void repl__bodies_free(struct repl *r);
 
 /* repl_members.c */
 void repl__members_request(struct repl *r, struct cluster_call *call, uint8_t type,

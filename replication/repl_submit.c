@@ -411,3 +411,16 @@ repl__submit_shutdown(struct repl *r)
 			cb(arg, REPL_ESHUTDOWN, NULL);
 	}
 }
+
+void
+repl__submit_free(struct repl *r)
+{
+	while (r->reqs) {
+		struct repl_req *q = r->reqs;
+		if (q->fwd_call) {
+			cluster_reply(q->fwd_call, PROTO_FWD_ACK, NULL, 0);
+			q->fwd_call = NULL;
+		}
+		req_remove(r, q);
+	}
+}
