@@ -110,6 +110,42 @@ repl_fsm_applied(void *arg)
 	repl__wake(arg);
 }
 
+static void repl_fsync_start(struct repl *r);
+
+static void
+repl_fsync_work(uv_work_t *w)
+{
+	struct repl *r = w->data;
+	r->fsync_rc = store_fileops_sync(r->data_dir);
+}
+
+static void
+repl_fsync_done(uv_work_t *w, int status)
+{
+	struct repl *r = w->data;
+	r->fsync_inflight = 0;
+	if (status != 0 || r->fsync_rc != 0) {
+		repl_fatal(r, "cannot flush the data directory");
+		return;
+	}
+	store_fileops_synced(r->st, r->fsync_upto);
+	if (!r->closing)
+		repl_fsync_start(r);
+}
+
+/* Flush what apply wrote to directories, off the loop; one at a time. */
+static void
+repl_fsync_start(struct repl *r)
+{
+	uint64_t upto = store_fileops_pending(r->st);
+	if (r->fsync_inflight || upto == 0 || r->fatal)
+		return;
+	r->fsync_inflight = 1;
+	r->fsync_upto = upto;
+	r->fsync_work.data = r;
+	uv_queue_work(r->loop, &r->fsync_work, repl_fsync_work, repl_fsync_done);
+}
+
 /* End of a loop iteration: commit, then propose. */
 static void
 repl_check_cb(uv_check_t *h)
@@ -119,6 +155,8 @@ repl_check_cb(uv_check_t *h)
 		int rc = store_commit(r->st);
 		if (rc != 0)
 			repl_fatal(r, "cannot commit the index");
+		else
+			repl_fsync_start(r);
 	}
 	if (!r->fatal) {
 		repl__bodies_flush(r);

@@ -87,6 +87,11 @@ struct repl {
 	struct raft_transfer transfer;
 	int transfer_pending;
 	struct repl_stop *stopping;
+	/* flushing the file operations apply made (store_fileops_sync) */
+	uv_work_t fsync_work;
+	int fsync_inflight;
+	uint64_t fsync_upto;
+	int fsync_rc;
 };
 
 /* repl_submit.c */

@@ -26,7 +26,7 @@ static const char *const idx_names[IDX_DB_COUNT] = {
 	"meta",     "domains", "users",    "user_ids", "aliases", "config",
 	"mailboxes", "mbox_ids", "keywords", "messages", "modseq", "expunged",
 	"bodies",   "subs",    "usage",    "reqids",   "req_age", "sieve",
-	"body_refs", "missing",
+	"body_refs", "missing",  "fileops",
 };
 
 struct idx {

@@ -36,6 +36,7 @@ enum idx_db {
 	IDX_DB_BODY_REFS, /* sha256 | mailbox id | uid -> "" */
 	IDX_DB_REPLICATED, /* the databases above are the replicated state */
 	IDX_DB_MISSING = IDX_DB_REPLICATED, /* node-local: bodies this node lacks */
+	IDX_DB_FILEOPS,   /* node-local: file operations not yet known durable */
 	IDX_DB_COUNT
 };
 

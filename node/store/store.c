@@ -6,10 +6,12 @@
  * open write transaction (an atomic batch in a nested one) while the file
  * operations it implies are collected; when the batch's index work
  * succeeded its file operations run (each idempotent, so a replay after a
- * crash between them and the commit is harmless), its results are recorded
- * under its request id, and they wait for the commit. The entry's index is
- * written last. store_commit() makes the directory entries durable
- * (syncfs) before LMDB's commit, then hands results and changes out.
+ * crash between them and the commit is harmless) and are recorded in the
+ * same transaction until they are known to be on disk
+ * (store_fileops.c), its results are recorded under its request id, and
+ * they wait for the commit. The entry's index is written last.
+ * store_commit() commits (one fsync) and then hands results and changes
+ * out.
  */
 #include "node/store/store.h"
 
@@ -28,8 +30,6 @@
 #include "node/lib/wire.h"
 #include "node/store/store_internal.h"
 
-static int store_fops_run(struct store *st);
-static void store_fops_clear(struct store *st);
 
 const char *
 store_data_dir(const struct store *st)
@@ -81,6 +81,8 @@ store_open(const char *data_dir, const struct store_hooks *hooks, struct store *
 	st->missing_count = missing > 0 ? (size_t)missing : 0;
 	idx_txn_abort(&t);
 	st->committed_index = st->applied_index;
+	if (store__fileops_recover(st, error_r) != 0)
+		goto err_after_idx;
 	*st_r = st;
 	return 0;
 err_after_idx:
@@ -112,6 +114,13 @@ store_close(struct store **pst)
 		return;
 	store_commit(st);
 	idx_txn_abort(&st->wtxn);
+	/* A clean stop leaves no file operation to re-run at the next start. */
+	if (store_fileops_pending(st) && store_fileops_sync(st->data_dir) == 0) {
+		store_fileops_synced(st, st->fileops_seq);
+		if (idx_txn_begin(st->ix, 1, &st->wtxn) == 0 && store__fileops_prune(st) == 0)
+			idx_txn_commit(&st->wtxn);
+		idx_txn_abort(&st->wtxn);
+	}
 	while (st->watches) {
 		struct store_watch *w = st->watches;
 		st->watches = w->next;
@@ -122,7 +131,7 @@ store_close(struct store **pst)
 	free(st->pend);
 	free(st->changes);
 	free(st->missing_new);
-	store_fops_clear(st);
+	store__fops_clear(st);
 	free(st->fops);
 	idx_close(&st->ix);
 	close(st->data_fd);
@@ -338,7 +347,7 @@ store_apply_batch(struct store *st, uint64_t index, const uint8_t *b, size_t len
 		x.t = st->wtxn;
 		st->nchanges = changes_mark;
 		st->nmissing_new = missing_mark;
-		store_fops_clear(st);
+		store__fops_clear(st);
 		for (uint32_t k = 0; k < rs->n; k++) {
 			enum cmd_status s = rs->r[k].status;
 			memset(&rs->r[k], 0, sizeof(rs->r[k]));
@@ -352,7 +361,7 @@ store_apply_batch(struct store *st, uint64_t index, const uint8_t *b, size_t len
 		if (rc != 0)
 			goto out;
 	}
-	if ((rc = store_fops_run(st)) != 0)
+	if ((rc = store__fops_run(st)) != 0)
 		goto out;
 	if ((rc = store_reqid_record(&x, rs)) != 0)
 		goto out;
@@ -363,7 +372,7 @@ out:
 		idx_txn_abort(&x.t);
 	cmd_results_free(&rs);
 	nbuf_deinit(&x.scratch);
-	store_fops_clear(st);
+	store__fops_clear(st);
 	return rc;
 }
 
@@ -458,13 +467,11 @@ store_commit(struct store *st)
 {
 	if (st->wtxn == NULL)
 		return 0;
-	if (st->files_touched && syncfs(st->data_fd) != 0) {
-		int e = errno;
-		log_error("store", "event=syncfs-failed error=\"%s\"", strerror(e));
-		return -e;
-	}
-	st->files_touched = 0;
-	int rc = idx_txn_commit(&st->wtxn);
+	int rc = store__fileops_prune(st);
+	if (rc == 0)
+		rc = idx_txn_commit(&st->wtxn);
+	else
+		idx_txn_abort(&st->wtxn);
 	if (rc != 0)
 		return rc;
 	st->committed_index = st->applied_index;
@@ -533,156 +540,4 @@ store_watch_del(struct store *st, struct store_watch **pw)
 			return;
 		}
 	}
-}
-
-/* --- file operations ------------------------------------------------ */
-
-static void
-store_fops_clear(struct store *st)
-{
-	for (size_t i = 0; i < st->nfops; i++) {
-		free(st->fops[i].a);
-		free(st->fops[i].b);
-	}
-	st->nfops = 0;
-}
-
-static int
-store_make_maildir(const char *dir)
-{
-	static const char *const subs[] = {"cur", "new", "tmp"};
-	int rc = mkdir_p(dir, 0700);
-	for (size_t i = 0; i < ARRAY_SIZE(subs) && rc == 0; i++) {
-		char *d = xasprintf("%s/%s", dir, subs[i]);
-		if (mkdir(d, 0700) != 0 && errno != EEXIST)
-			rc = -errno;
-		free(d);
-	}
-	return rc;
-}
-
-static int
-store_link(const char *from, const char *to)
-{
-	if (link(from, to) == 0 || errno == EEXIST)
-		return 0;
-	if (errno == ENOENT && access(from, F_OK) == 0) {
-		/* The target directory went away (a replay after a later
-		 * delete): recreate it, the later operation removes it again. */
-		char *dir = xstrdup(to);
-		char *slash = strrchr(dir, '/');
-		if (slash)
-			*slash = '\0';
-		int rc = mkdir_p(dir, 0700);
-		free(dir);
-		if (rc == 0 && (link(from, to) == 0 || errno == EEXIST))
-			return 0;
-	}
-	return -errno;
-}
-
-static int
-store_rmtree_cb(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	int rc = (type == FTW_DP) ? rmdir(path) : unlink(path);
-	return (rc != 0 && errno != ENOENT) ? -errno : 0;
-}
-
-/* Remove a tree under the data directory (names were validated on the way
- * in). Missing is done. */
-static int
-store_rmtree(const char *path)
-{
-	int rc = nftw(path, store_rmtree_cb, 16, FTW_DEPTH | FTW_PHYS);
-	if (rc == -1 && errno == ENOENT)
-		return 0;
-	return rc == 0 ? 0 : (rc < 0 && errno ? -errno : rc);
-}
-
-static void
-store_mark_missing(struct store *st, const uint8_t *hash)
-{
-	if (st->nmissing_new == st->capmissing_new) {
-		st->capmissing_new = st->capmissing_new ? st->capmissing_new * 2 : 8;
-		st->missing_new =
-			xrealloc(st->missing_new, st->capmissing_new * sizeof(*st->missing_new));
-	}
-	memcpy(st->missing_new[st->nmissing_new++], hash, CMD_HASH_LEN);
-}
-
-static int
-store_fops_run(struct store *st)
-{
-	for (size_t i = 0; i < st->nfops; i++) {
-		struct store_fop *f = &st->fops[i];
-		int rc = 0;
-		st->files_touched = 1;
-		switch (f->kind) {
-		case FOP_MKDIR:
-			rc = store_make_maildir(f->a);
-			break;
-		case FOP_LINK_BODY: {
-			if (access(f->a, F_OK) != 0) {
-				/* Stage -> blob store, or the body is missing here. */
-				char hex[SHA256_HEX_LEN + 1];
-				hex_encode(f->hash, CMD_HASH_LEN, hex);
-				char *staged = xasprintf("%s/staged/%s", st->blobs_dir, hex);
-				char *dir = xstrdup(f->a);
-				*strrchr(dir, '/') = '\0';
-				mkdir(dir, 0700);
-				free(dir);
-				if (link(staged, f->a) != 0 && errno != EEXIST) {
-					free(staged);
-					uint8_t k[CMD_HASH_LEN];
-					struct idx_val v;
-					memcpy(k, f->hash, CMD_HASH_LEN);
-					int ins = idx_get(st->wtxn, IDX_DB_MISSING, k, sizeof(k), &v);
-					if (ins == 0) {
-						rc = idx_put(st->wtxn, IDX_DB_MISSING, k, sizeof(k),
-							     "", 0);
-						st->missing_count++;
-						store_mark_missing(st, k);
-					}
-					break;
-				}
-				free(staged);
-			}
-			rc = store_link(f->a, f->b);
-			break;
-		}
-		case FOP_LINK:
-			rc = store_link(f->a, f->b);
-			if (rc == -ENOENT)
-				rc = 0; /* the source body is missing here; fetched later */
-			break;
-		case FOP_UNLINK:
-			if (unlink(f->a) != 0 && errno != ENOENT)
-				rc = -errno;
-			break;
-		case FOP_UNLINK_BODY:
-			if (unlink(f->a) != 0 && errno != ENOENT)
-				rc = -errno;
-			if (idx_del(st->wtxn, IDX_DB_MISSING, f->hash, CMD_HASH_LEN) == 1 &&
-			    st->missing_count > 0)
-				st->missing_count--;
-			break;
-		case FOP_RENAME:
-			if (rename(f->a, f->b) != 0) {
-				if (errno == ENOENT && access(f->b, F_OK) == 0)
-					break; /* done before a crash */
-				if (errno != ENOENT)
-					rc = -errno;
-			}
-			break;
-		case FOP_RMTREE:
-			rc = store_rmtree(f->a);
-			break;
-		}
-		if (rc != 0) {
-			log_error("store", "event=file-op-failed op=%d path=%s error=\"%s\"",
-				  (int)f->kind, f->a, strerror(-rc));
-			return rc;
-		}
-	}
-	return 0;
 }

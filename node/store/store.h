@@ -75,6 +75,14 @@ uint64_t store_applied_index(const struct store *st);
 int store_apply(struct store *st, uint64_t index, const void *frame, size_t len);
 /* Record an index that carries no commands (raft barrier/config entry). */
 int store_apply_noop(struct store *st, uint64_t index);
+/* File operations made by apply are recorded until the file system has
+ * flushed them. pending: the last recorded operation when some are not
+ * known durable, else 0. sync: flush (blocking: run it in the thread pool).
+ * synced: everything up to `upto` is durable (the rows go at the next
+ * commit). */
+uint64_t store_fileops_pending(const struct store *st);
+int store_fileops_sync(const char *data_dir);
+void store_fileops_synced(struct store *st, uint64_t upto);
 /* Commit pending applies, then run hooks and notifications. Returns 0 or a
  * negative errno (the node must stop). Cheap when nothing is pending. */
 int store_commit(struct store *st);

@@ -90,11 +90,12 @@ store_body_open(struct store *st, const uint8_t hash[CMD_HASH_LEN])
 	return fd >= 0 ? fd : -e;
 }
 
-/* Link a body into every maildir that references it. */
+/* Link a body into every maildir that references it, as recorded file
+ * operations (store_fileops.c), in the open write transaction. */
 static int
-store_body_link_refs(struct store *st, struct idx_txn *t, const uint8_t hash[CMD_HASH_LEN],
-		     const char *blob)
+store_body_link_refs(struct store *st, const uint8_t hash[CMD_HASH_LEN], const char *blob)
 {
+	struct idx_txn *t = st->wtxn;
 	struct idx_cursor *cur;
 	struct idx_val kv;
 	if (idx_cursor_open(t, IDX_DB_BODY_REFS, &cur) != 0)
@@ -110,50 +111,37 @@ store_body_link_refs(struct store *st, struct idx_txn *t, const uint8_t hash[CMD
 			struct store_ctx x = {.st = st, .t = t};
 			char *dir = store__maildir(&x, mb.user_id, mb.name, strlen(mb.name));
 			if (dir) {
-				char *file = store__msg_file(dir, &mb, &m);
-				if (link(blob, file) != 0 && errno == ENOENT) {
-					mkdir_p(dir, 0700);
-					char *cur_dir = xasprintf("%s/cur", dir);
-					mkdir(cur_dir, 0700);
-					free(cur_dir);
-					if (link(blob, file) != 0 && errno != EEXIST)
-						log_warn("store", "event=link-failed file=%s", file);
-				}
-				free(file);
+				store__fop(st, FOP_MKDIR, xstrdup(dir), NULL, NULL);
+				store__fop(st, FOP_LINK_BODY, xstrdup(blob), store__msg_file(dir, &mb, &m),
+					   hash);
 				free(dir);
 			}
 		}
 		rc = idx_cursor_next(cur, &kv, NULL);
 	}
 	idx_cursor_close(&cur);
-	return rc < 0 ? -EIO : 0;
+	if (rc < 0)
+		return -EIO;
+	rc = store__fops_run(st);
+	store__fops_clear(st);
+	return rc;
 }
 
 int
 store_body_arrived(struct store *st, const uint8_t hash[CMD_HASH_LEN])
 {
-	char hex[SHA256_HEX_LEN + 1];
-	hex_encode(hash, CMD_HASH_LEN, hex);
-	char *staged = xasprintf("%s/staged/%s", st->blobs_dir, hex);
 	char *blob = store_body_path(st->data_dir, hash);
-	char *dir = xasprintf("%s/%.2s", st->blobs_dir, hex);
-	mkdir(dir, 0700);
-	free(dir);
 	int rc = 0;
-	if (link(staged, blob) != 0 && errno != EEXIST)
-		rc = -errno;
-	free(staged);
-	if (rc == 0) {
-		if (st->wtxn == NULL && (rc = idx_txn_begin(st->ix, 1, &st->wtxn)) != 0)
-			goto out;
-		rc = store_body_link_refs(st, st->wtxn, hash, blob);
-		if (rc == 0 && idx_del(st->wtxn, IDX_DB_MISSING, hash, CMD_HASH_LEN) == 1 &&
-		    st->missing_count > 0)
-			st->missing_count--;
-		st->files_touched = 1;
-		if (rc == 0)
-			rc = store_commit(st);
-	}
+	if (st->wtxn == NULL && (rc = idx_txn_begin(st->ix, 1, &st->wtxn)) != 0)
+		goto out;
+	/* The first link makes blobs/<hh>/<hash> from the staged copy. */
+	store__fop(st, FOP_LINK_BODY, xstrdup(blob), NULL, hash);
+	rc = store_body_link_refs(st, hash, blob);
+	if (rc == 0 && idx_del(st->wtxn, IDX_DB_MISSING, hash, CMD_HASH_LEN) == 1 &&
+	    st->missing_count > 0)
+		st->missing_count--;
+	if (rc == 0)
+		rc = store_commit(st);
 out:
 	free(blob);
 	return rc;

@@ -59,7 +59,9 @@ struct store {
 	uint64_t applied_index;   /* applied, committed or pending */
 	uint64_t committed_index;
 	size_t pending_entries;
-	int files_touched;
+	uint64_t fileops_seq;     /* last file operation recorded */
+	uint64_t fileops_durable; /* every one up to here is on disk */
+	uint64_t fileops_pruned;  /* rows up to here are deleted */
 
 	struct store_pending *pend; /* results waiting for the commit */
 	size_t npend, cappend;
@@ -84,6 +86,16 @@ struct store_ctx {
 	uint64_t index;
 	struct nbuf scratch; /* for encoding records */
 };
+
+/* File operations of the batch just applied: executed, then recorded in
+ * IDX_DB_FILEOPS in the same transaction (store_fileops.c). Returns 0 or
+ * -errno. */
+int store__fops_run(struct store *st);
+void store__fops_clear(struct store *st);
+/* Re-run every recorded operation (start-up after a crash). */
+int store__fileops_recover(struct store *st, const char **error_r);
+/* Delete rows up to fileops_durable within the open write transaction. */
+int store__fileops_prune(struct store *st);
 
 /* One command. Sets r->status; returns 0, or a negative errno on a local
  * failure (the node must stop). */

@@ -150,7 +150,6 @@ store_snapshot_restore(struct store *st, const char *copy_path, const char **err
 	st->nchanges = 0;
 	st->nmissing_new = 0;
 	st->pending_entries = 0;
-	st->files_touched = 0;
 	struct idx *src;
 	if (idx_open_copy(copy_path, &src, error_r) != 0)
 		return -1;
