@@ -446,6 +446,14 @@ static const struct {
 	{"auth.plaintext_loopback", "bool", "allow PLAIN/LOGIN without TLS from loopback"},
 	{"health.max_lag", "u64", "largest applied-index lag a healthy node may have"},
 	{"pop3.seen_on_retr", "bool", "mark messages \\Seen when RETRieved over POP3"},
+	{"pop3.login_delay", "u64", "seconds between POP3 logins (LOGIN-DELAY), 0: none"},
+	{"pop3.expire", "string", "EXPIRE advertised by POP3 (days, NEVER, or 0)"},
+	{"pop3.idle_timeout", "u64", "seconds a POP3 session may idle"},
+	{"imap.login_timeout", "u64", "seconds to log in before the connection closes"},
+	{"imap.idle_timeout", "u64", "seconds an IMAP session may idle outside IDLE"},
+	{"imap.idle_keepalive", "u64", "seconds between '* OK Still here' during IDLE"},
+	{"imap.commands_per_second", "u64", "IMAP commands per second before slowing down, 0: off"},
+	{"limits.imap_depth", "u64", "deepest parenthesis nesting in an IMAP command"},
 };
 
 int

@@ -176,7 +176,8 @@ main(int argc, char **argv)
 		store_msg_iter_close(&it);
 		store_read_end(&t);
 		t1 = now_mono_us();
-		printf("read flags: %zu messages in %.2f ms\n", count, (t1 - t0) / 1e3);
+		printf("read flags: %zu messages (%zu seen) in %.2f ms\n", count, seen,
+		       (t1 - t0) / 1e3);
 	}
 	store_close(&st);
 	free(hashes);
