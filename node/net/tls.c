@@ -5,8 +5,8 @@
  * written as soon as the connection is accepted) is held in `early` and
  * encrypted when the handshake finishes. The error queue is per thread and
  * cleared before every SSL_* call so a stale error is never blamed on the
- * wrong connection. While a connection idles its memory BIOs are replaced
- * by fresh empty ones and OpenSSL releases its record buffers
+ * wrong connection. While a connection idles its memory BIOs are freed
+ * (made again on the next use) and OpenSSL releases its record buffers
  * (SSL_MODE_RELEASE_BUFFERS).
  */
 #include "node/net/tls.h"
@@ -27,6 +27,7 @@
 #include "node/lib/util.h"
 
 #define TLS_EARLY_MAX (1024 * 1024)
+#define TLS_ERR_MAX   160
 
 struct tls_ctx {
 	SSL_CTX *ssl;
@@ -34,12 +35,10 @@ struct tls_ctx {
 
 struct tls_conn {
 	SSL *ssl;
-	BIO *rbio; /* ciphertext from the peer; owned by ssl */
-	BIO *wbio; /* ciphertext to the peer; owned by ssl */
+	BIO *rbio; /* ciphertext from the peer; owned by ssl; NULL while idle */
+	BIO *wbio; /* ciphertext to the peer; owned by ssl; NULL while idle */
 	struct nbuf early;
-	char err[160];
-	char desc[80];
-	char cn[80];
+	char *err; /* after a failure (heap): an idle connection carries no text */
 	unsigned established : 1;
 	unsigned failed : 1;
 };
@@ -172,6 +171,14 @@ tls_conn_new_bios(struct tls_conn *t)
 	SSL_set_bio(t->ssl, t->rbio, t->wbio);
 }
 
+/* The BIOs are dropped while the connection idles: back before use. */
+static void
+tls_conn_bios(struct tls_conn *t)
+{
+	if (t->rbio == NULL)
+		tls_conn_new_bios(t);
+}
+
 struct tls_conn *
 tls_conn_new(struct tls_ctx *ctx, int server)
 {
@@ -196,6 +203,7 @@ tls_conn_free(struct tls_conn **t)
 		return;
 	SSL_free((*t)->ssl);
 	nbuf_deinit(&(*t)->early);
+	free((*t)->err);
 	free(*t);
 	*t = NULL;
 }
@@ -203,23 +211,26 @@ tls_conn_free(struct tls_conn **t)
 int
 tls_conn_feed(struct tls_conn *t, const void *p, size_t n)
 {
+	tls_conn_bios(t);
 	return BIO_write(t->rbio, p, (int)n) == (int)n ? 0 : -1;
 }
 
 size_t
 tls_conn_fed_pending(const struct tls_conn *t)
 {
-	return BIO_ctrl_pending(t->rbio);
+	return t->rbio ? BIO_ctrl_pending(t->rbio) : 0;
 }
 
 static int
 tls_conn_fail(struct tls_conn *t, int sslerr)
 {
 	unsigned long e = ERR_get_error();
+	if (t->err == NULL)
+		t->err = xmalloc(TLS_ERR_MAX);
 	if (e != 0)
-		ERR_error_string_n(e, t->err, sizeof(t->err));
+		ERR_error_string_n(e, t->err, TLS_ERR_MAX);
 	else
-		snprintf(t->err, sizeof(t->err), "TLS error %d", sslerr);
+		snprintf(t->err, TLS_ERR_MAX, "TLS error %d", sslerr);
 	ERR_clear_error();
 	t->failed = 1;
 	return TLS_ERROR;
@@ -240,6 +251,7 @@ tls_conn_read(struct tls_conn *t, void *buf, size_t n)
 {
 	if (t->failed)
 		return TLS_ERROR;
+	tls_conn_bios(t);
 	ERR_clear_error();
 	if (!t->established) {
 		int rc = SSL_do_handshake(t->ssl);
@@ -273,6 +285,7 @@ tls_conn_write(struct tls_conn *t, const void *p, size_t n)
 		return TLS_ERROR;
 	if (!t->established)
 		return nbuf_append(&t->early, p, n) == 0 ? 0 : TLS_ERROR;
+	tls_conn_bios(t);
 	ERR_clear_error();
 	const char *c = p;
 	while (n > 0) {
@@ -291,6 +304,7 @@ tls_conn_shutdown(struct tls_conn *t)
 {
 	if (!t->established || t->failed)
 		return;
+	tls_conn_bios(t);
 	ERR_clear_error();
 	SSL_shutdown(t->ssl);
 	ERR_clear_error();
@@ -299,13 +313,13 @@ tls_conn_shutdown(struct tls_conn *t)
 size_t
 tls_conn_out_pending(const struct tls_conn *t)
 {
-	return BIO_ctrl_pending(t->wbio);
+	return t->wbio ? BIO_ctrl_pending(t->wbio) : 0;
 }
 
 size_t
 tls_conn_take_out(struct tls_conn *t, void *buf, size_t n)
 {
-	int rc = BIO_read(t->wbio, buf, (int)MIN(n, (size_t)INT32_MAX));
+	int rc = t->wbio ? BIO_read(t->wbio, buf, (int)MIN(n, (size_t)INT32_MAX)) : 0;
 	return rc > 0 ? (size_t)rc : 0;
 }
 
@@ -318,7 +332,7 @@ tls_conn_established(const struct tls_conn *t)
 const char *
 tls_conn_error(const struct tls_conn *t)
 {
-	return t->err[0] ? t->err : "TLS error";
+	return t->err && t->err[0] ? t->err : "TLS error";
 }
 
 const char *
@@ -329,28 +343,32 @@ tls_conn_peer_cn(struct tls_conn *t)
 	X509 *peer = SSL_get1_peer_certificate(t->ssl);
 	if (peer == NULL)
 		return NULL;
-	int n = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, t->cn,
-					  sizeof(t->cn));
+	/* Static: callers use the name at once, on the loop thread. */
+	static char cn[80];
+	int n = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn,
+					  sizeof(cn));
 	X509_free(peer);
-	return n > 0 ? t->cn : NULL;
+	return n > 0 ? cn : NULL;
 }
 
 const char *
 tls_conn_describe(const struct tls_conn *t)
 {
-	struct tls_conn *m = (struct tls_conn *)t;
-	snprintf(m->desc, sizeof(m->desc), "%s/%s", SSL_get_version(t->ssl),
-		 SSL_get_cipher_name(t->ssl));
-	return t->desc;
+	/* Static: for a log line written at once, on the loop thread. */
+	static char desc[80];
+	snprintf(desc, sizeof(desc), "%s/%s", SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl));
+	return desc;
 }
 
 void
 tls_conn_idle(struct tls_conn *t)
 {
-	if (!t->established || BIO_ctrl_pending(t->rbio) || BIO_ctrl_pending(t->wbio) ||
-	    SSL_pending(t->ssl))
+	if (!t->established || t->rbio == NULL || BIO_ctrl_pending(t->rbio) ||
+	    BIO_ctrl_pending(t->wbio) || SSL_pending(t->ssl))
 		return;
-	tls_conn_new_bios(t); /* SSL_set_bio frees the old pair */
+	/* SSL_set_bio frees the pair; tls_conn_bios makes a new one on use. */
+	SSL_set_bio(t->ssl, NULL, NULL);
+	t->rbio = t->wbio = NULL;
 }
 
 /* --- certificate creation ------------------------------------------- */

@@ -51,9 +51,10 @@ size_t tls_conn_take_out(struct tls_conn *t, void *buf, size_t n);
 int tls_conn_established(const struct tls_conn *t);
 /* Why the last TLS_ERROR happened (OpenSSL's text), for the log. */
 const char *tls_conn_error(const struct tls_conn *t);
-/* The verified peer certificate's common name, or NULL. */
+/* The verified peer certificate's common name, or NULL (valid until the
+ * next call). */
 const char *tls_conn_peer_cn(struct tls_conn *t);
-/* "TLSv1.3/TLS_AES_256_GCM_SHA384", for the log. */
+/* "TLSv1.3/TLS_AES_256_GCM_SHA384", for the log (valid until the next call). */
 const char *tls_conn_describe(const struct tls_conn *t);
 /* Release memory held while the connection is idle. */
 void tls_conn_idle(struct tls_conn *t);

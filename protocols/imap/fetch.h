@@ -8,7 +8,8 @@
  * that the session can stream a 30 MB BODY[] with back-pressure instead of
  * building it in memory.
  *
- * Owner: plans and outputs live in the caller's arena (per command).
+ * Owner: plans and outputs live in the caller's arena (per command); a
+ * plan copies what it keeps of the arguments, which may go after parsing.
  */
 #ifndef MAILNODE_IMAP_FETCH_H
 #define MAILNODE_IMAP_FETCH_H
@@ -36,7 +37,11 @@ enum {
 	FETCH_NEED_FILE = 1 << 1,    /* the message bytes (sections, RFC822...) */
 	FETCH_SETS_SEEN = 1 << 2,    /* a non-PEEK body section: \Seen is set */
 	FETCH_NEED_FLAGS = 1 << 3,   /* FLAGS (or an implicit one after \Seen) */
+	FETCH_ENABLES_CONDSTORE = 1 << 4, /* MODSEQ or CHANGEDSINCE: a CONDSTORE
+	                                   * enabling command (RFC 7162 §3.1) */
 };
+/* FETCH_NEED_TREE: when no tree is cached, pass the bytes instead (tree
+ * NULL, bytes set): the engine parses them for that message. */
 
 struct imap_fetch_plan;
 
@@ -54,8 +59,14 @@ struct imap_fetch_msg {
 	const struct store_msg *rec;      /* uid, flags, keywords, dates, size, hash */
 	const struct cmd_str *keywords;   /* the mailbox's keyword names: bit i */
 	size_t nkeywords;
-	int recent;                       /* \Recent in this session */
-	int set_seen;                     /* the session sets \Seen with this fetch */
+	int recent;                       /* \Recent in this session (not shown
+	                                   * with IMAP_FETCH_REV2) */
+	int set_seen;                     /* the session sets \Seen with this fetch
+	                                   * (FETCH_SETS_SEEN, read-write mailbox,
+	                                   * \Seen was not set): FLAGS shows \Seen
+	                                   * and is added when not asked for; with
+	                                   * CONDSTORE, MODSEQ shows rec->modseq, so
+	                                   * pass the record as updated if known */
 	const struct mime_message *tree;  /* when FETCH_NEED_TREE; NULL: none cached */
 	const char *bytes;                /* when FETCH_NEED_FILE: the message, mapped */
 	size_t len;
@@ -78,8 +89,14 @@ void imap_fetch_out_init(struct imap_fetch_out *o, struct arena *a);
 void imap_fetch_out_reset(struct imap_fetch_out *o);
 void imap_fetch_out_deinit(struct imap_fetch_out *o);
 
-/* Describe "* <seq> FETCH (...)\r\n" for one message. Returns 0, or -1
- * when the message cannot be answered (its bytes are needed but missing). */
+/* Describe "* <seq> FETCH (...)\r\n" for one message. out is reset
+ * first: send (or copy) the previous message's segments before. Text
+ * segments point into out->text, ranges into msg->bytes; body sections are
+ * literals "{n}\r\n" followed by ranges. Returns 0, or -1 when the
+ * message cannot be answered (its bytes or tree are needed but missing,
+ * or the cached tree does not fit the bytes): then nothing is to be sent.
+ * With CHANGEDSINCE, a message whose modseq is not above it gives 0 and
+ * no segments (send nothing). */
 int imap_fetch_msg(const struct imap_fetch_plan *plan, const struct imap_fetch_msg *msg,
 		   struct imap_fetch_out *out);
 

@@ -8,7 +8,8 @@
  * charsets converted to UTF-8, matched case-insensitively), which the
  * session provides from the thread pool, never on the loop.
  *
- * Owner: the program lives in the caller's arena (per command).
+ * Owner: the program lives in the caller's arena (per command) and copies
+ * what it keeps of the arguments, which may go after parsing.
  */
 #ifndef MAILNODE_IMAP_SEARCH_H
 #define MAILNODE_IMAP_SEARCH_H
@@ -35,8 +36,9 @@ enum {
 
 struct imap_search;
 
-/* Parse the SEARCH arguments (after the command name, and after UID):
- * an optional CHARSET (UTF-8 and US-ASCII accepted; others: NO [BADCHARSET
+/* Parse the SEARCH arguments (after the command name, and after UID, and
+ * after an ESEARCH "RETURN (...)", which the session handles): an optional
+ * CHARSET (UTF-8 and US-ASCII accepted; others: NO [BADCHARSET
  * (UTF-8 US-ASCII)]), then the keys. Returns 0, or -1 with *error_r and
  * *code_r (NULL, or a response code such as "BADCHARSET (UTF-8 US-ASCII)"):
  * answer BAD for syntax, NO with the code for a charset. */
@@ -64,8 +66,19 @@ struct imap_search_ctx {
 };
 
 /* 1 matches, 0 does not, -1 the message could not be read. Thread-safe
- * for a program that is not modified meanwhile (the pool runs it). */
+ * for a program that is not modified meanwhile (the pool runs it). When
+ * m->tree is NULL the engine finds the header itself and parses the
+ * bytes only for BODY/TEXT. */
 int imap_search_match(const struct imap_search *s, const struct imap_search_ctx *ctx,
 		      const struct imap_search_msg *m);
+
+/* Decide from the record alone, without reading the message (m->bytes and
+ * m->tree are not looked at): 1 matches, 0 does not, IMAP_SEARCH_UNDECIDED
+ * when a header or body key must be read: then imap_search_match() with
+ * the bytes. Cheap, for the loop: the session reads and hands to the pool
+ * only the messages the flags, dates, sizes and numbers leave open. */
+#define IMAP_SEARCH_UNDECIDED 2
+int imap_search_match_record(const struct imap_search *s, const struct imap_search_ctx *ctx,
+			     const struct imap_search_msg *m);
 
 #endif

@@ -1,0 +1,224 @@
+/*
+ * cmd_select: entering and leaving the selected state: SELECT and EXAMINE
+ * (RFC 3501 §6.3.1-2), CLOSE (§6.4.2), UNSELECT (RFC 3691), CHECK
+ * (§6.4.1).
+ *
+ * Happy path: SELECT looks the mailbox up; when it holds messages nobody
+ * has seen yet (first_recent_uid < UIDNEXT) it claims them as \Recent for
+ * this session through the replicated log (CMD_MAILBOX_CLAIM_RECENT: the
+ * first session on any node to claim them gets them, RFC 3501 §2.3.2),
+ * then builds the session's view in one read transaction and answers
+ * FLAGS, PERMANENTFLAGS, EXISTS, RECENT, UNSEEN, UIDVALIDITY, UIDNEXT and
+ * [READ-WRITE]. EXAMINE claims nothing and answers [READ-ONLY].
+ * XXX RFC 3501 §2.3.2: messages that arrive while a mailbox is selected
+ * are not claimed by that session (that would be a log write per delivery
+ * and session); they stay \Recent for the next SELECT.
+ *
+ * Failure modes: no such mailbox -> NO [NONEXISTENT], and a session that
+ * had a mailbox selected is left in the authenticated state (§6.3.1); a
+ * claim that cannot be made (no quorum) is not an error: the mailbox is
+ * selected without \Recent messages.
+ */
+#include <string.h>
+
+#include "node/lib/log.h"
+#include "node/lib/util.h"
+#include "node/node.h"
+#include "node/store/store.h"
+#include "protocols/imap/imap_private.h"
+#include "protocols/imap/mutf7.h"
+#include "replication/repl.h"
+
+struct select_op {
+	uint32_t mailbox_id;
+	uint32_t claim_uid;
+	bool readonly;
+};
+
+static void
+select_finish(struct imap_session *s, uint32_t recent_lo, uint32_t recent_hi)
+{
+	struct select_op *op = s->op;
+	struct store_txn *t;
+	struct store_mailbox m;
+	if (store_read_begin(imap__store(), &t) != 0) {
+		imap__no(s, IMAP_CODE_UNAVAILABLE, "Cannot read the mailbox now");
+		return;
+	}
+	int rc = store_mailbox_by_id(t, op->mailbox_id, &m);
+	if (rc != 1 || m.user_id != s->user_id) {
+		store_read_end(&t);
+		imap__no(s, IMAP_CODE_NONEXISTENT, "Mailbox does not exist");
+		return;
+	}
+	uint32_t unseen;
+	if (imap__view_open(s, t, &m, op->readonly, recent_lo, recent_hi, &unseen) != 0) {
+		store_read_end(&t);
+		imap__no(s, IMAP_CODE_UNAVAILABLE, "Cannot read the mailbox now");
+		return;
+	}
+	struct cmd_str names[CMD_KEYWORDS_MAX];
+	int nk = store_keywords_get(t, m.id, names, CMD_KEYWORDS_MAX);
+	if (nk < 0)
+		nk = 0;
+	imap__flags_announce(s, names, (size_t)nk, op->readonly);
+	s->sel->nkeywords = (uint32_t)nk;
+	store_read_end(&t);
+	imap__untagged(s, "%u EXISTS", s->sel->count);
+	imap__untagged(s, "%u RECENT", s->sel->nrecent);
+	if (unseen)
+		imap__untagged(s, "OK [UNSEEN %u] First unseen", unseen);
+	imap__untagged(s, "OK [UIDVALIDITY %u] UIDs valid", m.uidvalidity);
+	imap__untagged(s, "OK [UIDNEXT %u] Predicted next UID", m.uidnext);
+	log_debug("imap", "event=select user=%s mailbox=%s messages=%u readonly=%d", s->user,
+	          s->sel->name, s->sel->count, op->readonly);
+	imap__ok(s, op->readonly ? IMAP_CODE_READONLY : IMAP_CODE_READWRITE, "%s completed",
+	         op->readonly ? "EXAMINE" : "SELECT");
+}
+
+static void
+select_claimed(struct imap_session *s, int status, struct cmd_results *rs)
+{
+	struct select_op *op = s->op;
+	uint32_t lo = 0, hi = 0;
+	if (status == REPL_OK && rs != NULL && rs->n == 1 && rs->r[0].status == CMD_OK &&
+	    rs->r[0].uid < op->claim_uid) {
+		lo = rs->r[0].uid;
+		hi = op->claim_uid;
+	} else if (status != REPL_OK) {
+		log_info("imap", "event=recent-claim-failed user=%s mailbox=%u status=%d", s->user,
+		         op->mailbox_id, status);
+	}
+	cmd_results_free(&rs);
+	select_finish(s, lo, hi);
+}
+
+void
+imap__cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	char name[SCHEMA_NAME_MAX + 1];
+	const char *err;
+	bool examine = strcmp(cmd->name, "EXAMINE") == 0;
+	if (cmd->argc != 1) {
+		imap__bad(s, "%s takes one mailbox name", cmd->name);
+		return;
+	}
+	/* §6.3.1: a SELECT deselects first, whatever its outcome. */
+	if (s->sel)
+		imap__view_close(s);
+	if (imap__mailbox_arg(s, &cmd->args[0], 0, name, sizeof(name), &err) != 0) {
+		imap__no(s, IMAP_CODE_NONEXISTENT, "%s", err);
+		return;
+	}
+	struct store_txn *t;
+	struct store_mailbox m;
+	if (store_read_begin(imap__store(), &t) != 0) {
+		imap__no(s, IMAP_CODE_UNAVAILABLE, "Cannot read the mailbox now");
+		return;
+	}
+	int rc = store_mailbox_get(t, s->user_id, name, &m);
+	store_read_end(&t);
+	if (rc != 1) {
+		if (rc < 0)
+			imap__no(s, IMAP_CODE_UNAVAILABLE, "Cannot read the mailbox now");
+		else
+			imap__no(s, IMAP_CODE_NONEXISTENT, "Mailbox does not exist");
+		return;
+	}
+	struct select_op *op = arena_zalloc(imap__arena(s), sizeof(*op));
+	if (op == NULL) {
+		imap__no(s, IMAP_CODE_SERVERBUG, "Out of memory");
+		return;
+	}
+	op->mailbox_id = m.id;
+	op->readonly = examine;
+	s->op = op;
+	if (examine || m.first_recent_uid >= m.uidnext) {
+		/* EXAMINE shows what is recent without taking it. */
+		select_finish(s, examine ? m.first_recent_uid : 0, examine ? m.uidnext : 0);
+		return;
+	}
+	struct node *n = node_get();
+	struct cmd_batch b;
+	struct cmd c = {.type = CMD_MAILBOX_CLAIM_RECENT,
+	                .user_id = s->user_id,
+	                .mailbox_id = m.id,
+	                .uid = m.uidnext};
+	op->claim_uid = m.uidnext;
+	cmd_batch_init(&b, n ? n->cfg->node_id : 0, 0);
+	if (cmd_batch_add(&b, &c) != 0) {
+		cmd_batch_deinit(&b);
+		select_finish(s, 0, 0);
+		return;
+	}
+	imap__submit(s, &b, select_claimed);
+	cmd_batch_deinit(&b);
+}
+
+void
+imap__cmd_unselect(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	if (cmd->argc != 0) {
+		imap__bad(s, "UNSELECT takes no arguments");
+		return;
+	}
+	imap__view_close(s);
+	imap__ok(s, IMAP_CODE_NONE, "UNSELECT completed");
+}
+
+static void
+close_expunged(struct imap_session *s, int status, struct cmd_results *rs)
+{
+	if (status != REPL_OK || rs == NULL || rs->r[0].status != CMD_OK)
+		log_warn("imap", "event=close-expunge-failed user=%s status=%d", s->user, status);
+	else
+		s->nexpunged += rs->r[0].nset1;
+	cmd_results_free(&rs);
+	imap__view_close(s);
+	imap__ok(s, IMAP_CODE_NONE, "CLOSE completed");
+}
+
+void
+imap__cmd_close(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	if (cmd->argc != 0) {
+		imap__bad(s, "CLOSE takes no arguments");
+		return;
+	}
+	struct imap_mailbox *sel = s->sel;
+	struct store_txn *t;
+	struct store_mailbox m;
+	int deleted = 0;
+	if (!sel->readonly && store_read_begin(imap__store(), &t) == 0) {
+		deleted = store_mailbox_by_id(t, sel->id, &m) == 1 && m.deleted > 0;
+		store_read_end(&t);
+	}
+	if (!deleted) {
+		imap__view_close(s);
+		imap__ok(s, IMAP_CODE_NONE, "CLOSE completed");
+		return;
+	}
+	/* §6.4.2: expunge silently; no EXPUNGE responses follow. */
+	struct node *n = node_get();
+	struct cmd_batch b;
+	struct cmd c = {.type = CMD_MSG_EXPUNGE,
+	                .user_id = s->user_id,
+	                .mailbox_id = sel->id,
+	                .uidvalidity = sel->uidvalidity,
+	                .mode = EXPUNGE_ALL_DELETED};
+	cmd_batch_init(&b, n ? n->cfg->node_id : 0, 0);
+	cmd_batch_add(&b, &c);
+	imap__submit(s, &b, close_expunged);
+	cmd_batch_deinit(&b);
+}
+
+void
+imap__cmd_check(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	if (cmd->argc != 0) {
+		imap__bad(s, "CHECK takes no arguments");
+		return;
+	}
+	s->flags |= IMAP_SF_CHANGED;
+	imap__ok(s, IMAP_CODE_NONE, "CHECK completed");
+}
