@@ -214,8 +214,11 @@ net_shutdown(uint32_t grace_ms)
 {
 	net.shutting_down = 1;
 	net.deadline_ms = now_mono_ms() + grace_ms;
-	for (struct conn *c = net.all; c != NULL; c = c->all_next)
+	for (struct conn *c = net.all; c != NULL; c = c->all_next) {
+		if (!conn_closing(c) && c->handler && c->handler->on_shutdown)
+			c->handler->on_shutdown(c);
 		conn_close(c);
+	}
 	uv_ref((uv_handle_t *)&net.sweep);
 	uv_timer_start(&net.sweep, net_sweep_cb, 0, 100);
 }

@@ -44,6 +44,9 @@ struct conn_handler {
 	void (*on_tls)(struct conn *c);
 	/* The connection is gone; free what the owner holds. Required. */
 	void (*on_close)(struct conn *c);
+	/* The node is stopping (optional): write a goodbye ("* BYE", "421");
+	 * the connection is closed right after, once output is flushed. */
+	void (*on_shutdown)(struct conn *c);
 };
 
 enum {

@@ -226,12 +226,20 @@ lmtp_on_close(struct conn *c)
 	free(s);
 }
 
+/* RFC 5321 §3.8: a server that must stop answers 421 and closes. */
+static void
+lmtp_on_shutdown(struct conn *c)
+{
+	conn_puts(c, "421 4.3.2 Service shutting down, try again later\r\n");
+}
+
 static const struct conn_handler lmtp_handler = {
         .on_read = lmtp_on_read,
         .on_drain = lmtp_on_drain,
         .on_timeout = lmtp_on_timeout,
         .on_tls = lmtp_on_tls,
         .on_close = lmtp_on_close,
+        .on_shutdown = lmtp_on_shutdown,
 };
 
 void
