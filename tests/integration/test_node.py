@@ -167,3 +167,42 @@ def test_sigterm_stops_cleanly(tmp_path):
     assert time.time() - t0 < 10
     s.close()
     assert "event=stopped exit_code=0" in n.log()
+
+
+@pytest.mark.parametrize("listener,expect", [
+    ("imap", b"BAD"), ("pop3", b"-ERR"), ("lmtp", b"500"), ("http", b"HTTP/1.1 4"),
+])
+def test_endless_line_on_every_listener(node, listener, expect):
+    """10 MB without a newline to each front end: a protocol error, memory
+    bounded by the line limit, and other clients still served."""
+    pid = node.proc.pid
+    before = rss_kb(pid)
+    s = socket.create_connection(("127.0.0.1", node.ports[listener]))
+    s.settimeout(10)
+    if listener != "http":
+        s.recv(4096)  # greeting
+    chunk = b"A" * 65536
+    sent = 0
+    try:
+        while sent < 10 * 1024 * 1024:
+            s.sendall(chunk)
+            sent += len(chunk)
+        s.sendall(b"\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    reply = b""
+    try:
+        while expect not in reply and len(reply) < 65536:
+            data = s.recv(4096)
+            if not data:
+                break
+            reply += data
+    except (ConnectionResetError, socket.timeout):
+        pass
+    s.close()
+    assert expect in reply, reply[:200]
+    code, _ = node.health()
+    assert code == 200
+    growth = rss_kb(pid) - before
+    limit = 4096 if not harness.SANITIZED else 16384
+    assert growth < limit, "RSS grew by %d KB on %s" % (growth, listener)
