@@ -1,6 +1,7 @@
 # The two commands of the README, and a few more for developers.
 #   make run    install what is missing, build, start one node (data in ./var)
 #   make test   install what is missing, build with ASan+UBSan, run every test
+MAKEFLAGS  += --no-print-directory
 BUILD      ?= build
 TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc)
