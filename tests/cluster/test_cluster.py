@@ -174,3 +174,31 @@ def test_wiped_node_rejoins_from_snapshot(tmp_path):
         c.stop()
     finally:
         c.cleanup()
+
+
+def test_hostnames_and_ipv6_in_peer_addresses(tmp_path):
+    """Cluster addresses may be host names or bracketed IPv6 literals."""
+    c = harness.Cluster(3)
+    forms = ["localhost:%d", "[::1]:%d", "127.0.0.1:%d"]
+    for n, form in zip(c.nodes, forms):
+        addr = form % n.ports["cluster"]
+        if "::1" in addr:
+            n.extra = ""
+            n.write_config()
+            text = open(n.config_path).read().replace(
+                "cluster = %s" % n.addr("cluster"), "cluster = %s" % addr)
+            open(n.config_path, "w").write(text)
+        else:
+            n.extra = "[cluster]\nadvertise = %s\n" % addr
+            n.write_config()
+    try:
+        c.start()
+        st = c.status()
+        addrs = sorted(m["address"] for m in st["members"])
+        assert any(a.startswith("localhost:") for a in addrs), addrs
+        assert any(a.startswith("[::1]:") for a in addrs), addrs
+        add_domain(c.nodes[1], "v6.test")
+        assert len(set(c.dumps_equal())) == 1
+        c.stop()
+    finally:
+        c.cleanup()
