@@ -11,10 +11,7 @@
  * Receive: pieces are written to a temporary file and hashed as they come;
  * a body whose SHA-256 differs from its name is refused.
  *
- * Fetch: an applied append whose body this node lacks (it was down, or it
- * installed a snapshot) is fetched from the voters in turn (PROTO_BODY_GET,
- * piece by piece), verified, staged and linked into place
- * (store_body_arrived). Until then /health reports the node unavailable.
+ * Fetching bodies this node lacks is in repl_fetch.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,12 +28,10 @@
 #include "replication/proto.h"
 #include "replication/repl_internal.h"
 
-#define PUSH_PEERS_MAX     16
-#define PUSH_TIMEOUT_MS    10000
-#define PUSH_DEADLINE_MS   30000
-#define XFER_IDLE_MS       60000
-#define FETCH_INFLIGHT_MAX 4
-#define FETCH_RETRY_MS     2000
+#define PUSH_PEERS_MAX   16
+#define PUSH_TIMEOUT_MS  10000
+#define PUSH_DEADLINE_MS 30000
+#define XFER_IDLE_MS     60000
 
 struct push_peer {
 	uint64_t id;
@@ -53,11 +48,11 @@ struct repl_body_req {
 	repl_body_cb cb;
 	void *arg;
 	int fd;
-	int need;      /* acknowledgements needed from peers */
+	int need; /* acknowledgements needed from peers */
 	int acks;
 	int npeers;
-	int inflight;  /* requests outstanding */
-	int reported;  /* cb called (or cancelled) */
+	int inflight; /* requests outstanding */
+	int reported; /* cb called (or cancelled) */
 	int status;
 	uint64_t deadline;
 	struct push_peer peers[PUSH_PEERS_MAX];
@@ -80,49 +75,29 @@ struct repl_body_xfer {
 	int staging;
 };
 
-struct repl_fetch {
-	struct repl_fetch *next;
-	struct repl *r;
-	uint8_t hash[CMD_HASH_LEN];
-	uint64_t offset;
-	uint64_t total;
-	int fd;
-	char *path;
-	struct sha256_ctx *sha;
-	size_t peer_idx;
-	int tried;
-	int inflight;
-	int staging;
-	uint64_t retry_at;
-	uv_work_t work;
-	int stage_rc;
-};
+static struct metric *m_pushed;
 
-static struct metric *m_pushed, *m_fetched;
-
-static void
-bodies_metrics(void)
+void
+repl__bodies_metrics(void)
 {
 	if (m_pushed)
 		return;
 	m_pushed = metric_counter("mailnode_bodies_pushed_total", NULL,
-				  "Message bodies pushed to peers");
-	m_fetched = metric_counter("mailnode_bodies_fetched_total", NULL,
-				   "Missing message bodies fetched from peers");
+	                          "Message bodies pushed to peers");
 }
 
-static char *
-staged_path(struct repl *r, const uint8_t *hash)
+char *
+repl__staged_path(struct repl *r, const uint8_t *hash)
 {
 	char hex[SHA256_HEX_LEN + 1];
 	hex_encode(hash, CMD_HASH_LEN, hex);
 	return xasprintf("%s/blobs/staged/%s", r->data_dir, hex);
 }
 
-static int
-body_present(struct repl *r, const uint8_t *hash)
+int
+repl__body_present(struct repl *r, const uint8_t *hash)
 {
-	char *a = staged_path(r, hash);
+	char *a = repl__staged_path(r, hash);
 	char *b = store_body_path(r->data_dir, hash);
 	int yes = access(a, F_OK) == 0 || access(b, F_OK) == 0;
 	free(a);
@@ -186,7 +161,7 @@ push_reply_cb(void *arg, int status, uint8_t type, const uint8_t *p, size_t len)
 		}
 	} else {
 		log_debug("repl", "event=body-push-failed peer=%llu status=%d",
-			  (unsigned long long)pp->id, status);
+		          (unsigned long long)pp->id, status);
 		pp->failed = 1;
 	}
 	if (q->acks >= q->need) {
@@ -230,7 +205,7 @@ push_send(struct repl_body_req *q, int i)
 	x->q = q;
 	x->peer = i;
 	if (cluster_request(q->r->cl, pp->id, PROTO_BODY_PUT, buf, 48 + chunk, PUSH_TIMEOUT_MS,
-			    push_reply_cb, x) != 0) {
+	                    push_reply_cb, x) != 0) {
 		free(x);
 		pp->failed = 1;
 	} else {
@@ -252,9 +227,9 @@ push_step(struct repl_body_req *q)
 
 struct repl_body_req *
 repl_body_push(struct repl *r, const uint8_t hash[CMD_HASH_LEN], uint64_t size, repl_body_cb cb,
-	       void *arg)
+               void *arg)
 {
-	bodies_metrics();
+	repl__bodies_metrics();
 	struct repl_body_req *q = xcalloc(1, sizeof(*q));
 	q->r = r;
 	memcpy(q->hash, hash, CMD_HASH_LEN);
@@ -282,7 +257,7 @@ repl_body_push(struct repl *r, const uint8_t hash[CMD_HASH_LEN], uint64_t size, 
 		repl__wake(r);
 		return q;
 	}
-	char *path = staged_path(r, hash);
+	char *path = repl__staged_path(r, hash);
 	q->fd = open(path, O_RDONLY | O_CLOEXEC);
 	free(path);
 	if (q->fd < 0) {
@@ -389,7 +364,7 @@ body_put(struct repl *r, struct cluster_call *call, uint64_t from, const uint8_t
 			ack(call, PROTO_EFAILED, 0);
 			return;
 		}
-		if (body_present(r, hash)) {
+		if (repl__body_present(r, hash)) {
 			ack(call, PROTO_OK, total);
 			return;
 		}
@@ -454,7 +429,7 @@ body_get(struct repl *r, struct cluster_call *call, const uint8_t *p, size_t len
 	uint64_t offset = wire_rd64(p + 32);
 	int fd = store_body_open(r->st, p);
 	if (fd < 0) {
-		char *sp = staged_path(r, p);
+		char *sp = repl__staged_path(r, p);
 		fd = open(sp, O_RDONLY | O_CLOEXEC);
 		free(sp);
 	}
@@ -485,216 +460,20 @@ body_get(struct repl *r, struct cluster_call *call, const uint8_t *p, size_t len
 
 void
 repl__bodies_request(struct repl *r, struct cluster_call *call, uint64_t from, uint8_t type,
-		     const uint8_t *p, size_t len)
+                     const uint8_t *p, size_t len)
 {
-	bodies_metrics();
+	repl__bodies_metrics();
 	if (type == PROTO_BODY_PUT)
 		body_put(r, call, from, p, len);
 	else
 		body_get(r, call, p, len);
 }
 
-/* --- fetch ----------------------------------------------------------- */
-
-static void
-fetch_free(struct repl *r, struct repl_fetch *f)
-{
-	for (struct repl_fetch **pp = &r->fetches; *pp; pp = &(*pp)->next) {
-		if (*pp == f) {
-			*pp = f->next;
-			break;
-		}
-	}
-	if (f->fd >= 0)
-		close(f->fd);
-	if (f->path) {
-		unlink(f->path);
-		free(f->path);
-	}
-	sha256_free(&f->sha);
-	free(f);
-}
-
-static void
-fetch_reset(struct repl_fetch *f)
-{
-	if (f->fd >= 0)
-		close(f->fd);
-	if (f->path) {
-		unlink(f->path);
-		free(f->path);
-	}
-	f->fd = -1;
-	f->path = NULL;
-	f->offset = 0;
-	sha256_free(&f->sha);
-}
-
-void
-repl__body_missing(void *arg, const uint8_t hash[CMD_HASH_LEN])
-{
-	struct repl *r = arg;
-	bodies_metrics();
-	for (struct repl_fetch *f = r->fetches; f; f = f->next)
-		if (memcmp(f->hash, hash, CMD_HASH_LEN) == 0)
-			return;
-	struct repl_fetch *f = xcalloc(1, sizeof(*f));
-	f->r = r;
-	f->fd = -1;
-	memcpy(f->hash, hash, CMD_HASH_LEN);
-	f->next = r->fetches;
-	r->fetches = f;
-	log_info("repl", "event=body-missing");
-}
-
-static void
-fetch_stage_work(uv_work_t *w)
-{
-	struct repl_fetch *f = w->data;
-	f->stage_rc = store_body_stage(f->r->data_dir, f->path, f->hash);
-}
-
-static void
-fetch_stage_done(uv_work_t *w, int status)
-{
-	struct repl_fetch *f = w->data;
-	struct repl *r = f->r;
-	f->staging = 0;
-	if (r->closing) {
-		fetch_free(r, f);
-		return;
-	}
-	if (f->stage_rc == 0 && status == 0) {
-		free(f->path); /* renamed away */
-		f->path = NULL;
-		if (store_body_arrived(r->st, f->hash) == 0) {
-			metric_inc(m_fetched);
-			fetch_free(r, f);
-			return;
-		}
-	}
-	fetch_reset(f);
-	f->retry_at = now_mono_ms() + FETCH_RETRY_MS;
-}
-
-static void fetch_next_peer(struct repl_fetch *f);
-
-static void
-fetch_reply_cb(void *arg, int status, uint8_t type, const uint8_t *p, size_t len)
-{
-	struct repl_fetch *f = arg;
-	struct repl *r = f->r;
-	f->inflight = 0;
-	if (r->closing) {
-		fetch_free(r, f);
-		return;
-	}
-	if (status != 0 || type != PROTO_BODY_DATA || len < 4 || wire_rd32(p) != PROTO_OK ||
-	    len < 20) {
-		fetch_next_peer(f);
-		return;
-	}
-	uint64_t total = wire_rd64(p + 4), offset = wire_rd64(p + 12);
-	size_t dlen = len - 20;
-	if (offset != f->offset || dlen > total - offset) {
-		fetch_next_peer(f);
-		return;
-	}
-	if (f->offset == 0) {
-		f->total = total;
-		f->fd = store_body_tmp(r->st, &f->path);
-		if (f->fd < 0) {
-			f->path = NULL;
-			f->retry_at = now_mono_ms() + FETCH_RETRY_MS;
-			return;
-		}
-		f->sha = sha256_new();
-	}
-	if (write_all(f->fd, p + 20, dlen) != 0) {
-		fetch_reset(f);
-		f->retry_at = now_mono_ms() + FETCH_RETRY_MS;
-		return;
-	}
-	sha256_update(f->sha, p + 20, dlen);
-	f->offset += dlen;
-	if (f->offset < f->total) {
-		f->retry_at = 0; /* next piece at the next tick */
-		repl__wake(r);
-		return;
-	}
-	uint8_t got[SHA256_LEN];
-	sha256_final(f->sha, got);
-	if (memcmp(got, f->hash, CMD_HASH_LEN) != 0) {
-		log_warn("repl", "event=fetched-body-hash-mismatch");
-		fetch_next_peer(f);
-		return;
-	}
-	close(f->fd);
-	f->fd = -1;
-	f->staging = 1;
-	f->work.data = f;
-	uv_queue_work(r->loop, &f->work, fetch_stage_work, fetch_stage_done);
-}
-
-static void
-fetch_next_peer(struct repl_fetch *f)
-{
-	fetch_reset(f);
-	f->peer_idx++;
-	f->tried++;
-	uint64_t voters[PUSH_PEERS_MAX];
-	size_t nv = repl__voters(f->r, voters, PUSH_PEERS_MAX);
-	if ((size_t)f->tried >= nv) {
-		f->tried = 0;
-		f->retry_at = now_mono_ms() + FETCH_RETRY_MS;
-	}
-}
-
-static void
-fetch_send(struct repl *r, struct repl_fetch *f)
-{
-	uint64_t voters[PUSH_PEERS_MAX];
-	size_t nv = repl__voters(r, voters, PUSH_PEERS_MAX);
-	if (nv < 2)
-		return;
-	uint64_t peer = voters[f->peer_idx % nv];
-	if (peer == r->id) {
-		f->peer_idx++;
-		peer = voters[f->peer_idx % nv];
-	}
-	uint8_t req[40];
-	memcpy(req, f->hash, CMD_HASH_LEN);
-	wire_be64(req + 32, f->offset);
-	if (cluster_request(r->cl, peer, PROTO_BODY_GET, req, sizeof(req), PUSH_TIMEOUT_MS,
-			    fetch_reply_cb, f) == 0)
-		f->inflight = 1;
-	else
-		fetch_next_peer(f);
-}
-
 void
 repl__bodies_tick(struct repl *r)
 {
 	uint64_t now = now_mono_ms();
-	int inflight = 0;
-	for (struct repl_fetch *f = r->fetches; f; f = f->next)
-		inflight += f->inflight || f->staging;
-	for (struct repl_fetch *f = r->fetches, *next; f; f = next) {
-		next = f->next;
-		if (f->inflight || f->staging || now < f->retry_at)
-			continue;
-		if (body_present(r, f->hash) && f->offset == 0) {
-			/* Arrived some other way (a push). */
-			if (store_body_arrived(r->st, f->hash) == 0) {
-				fetch_free(r, f);
-				continue;
-			}
-		}
-		if (inflight >= FETCH_INFLIGHT_MAX)
-			break;
-		fetch_send(r, f);
-		inflight += f->inflight;
-	}
+	repl__fetch_tick(r, now);
 	for (struct repl_body_xfer *x = r->xfers, *next; x; x = next) {
 		next = x->next;
 		if (!x->staging && now - x->touched_ms > XFER_IDLE_MS)
@@ -722,11 +501,7 @@ repl__bodies_shutdown(struct repl *r)
 		if (!x->staging)
 			xfer_free(r, x);
 	}
-	for (struct repl_fetch *f = r->fetches, *next; f; f = next) {
-		next = f->next;
-		if (!f->staging && !f->inflight)
-			fetch_free(r, f);
-	}
+	repl__fetch_shutdown(r);
 }
 
 void
@@ -741,6 +516,5 @@ repl__bodies_free(struct repl *r)
 	}
 	while (r->xfers)
 		xfer_free(r, r->xfers);
-	while (r->fetches)
-		fetch_free(r, r->fetches);
+	repl__fetch_free(r);
 }

@@ -110,6 +110,14 @@ void repl__body_missing(void *arg, const uint8_t hash[CMD_HASH_LEN]);
 void repl__bodies_request(struct repl *r, struct cluster_call *call, uint64_t from,
 			  uint8_t type, const uint8_t *p, size_t len);
 void repl__bodies_flush(struct repl *r);
+void repl__bodies_metrics(void);
+char *repl__staged_path(struct repl *r, const uint8_t *hash);
+int repl__body_present(struct repl *r, const uint8_t *hash);
+
+/* repl_fetch.c */
+void repl__fetch_tick(struct repl *r, uint64_t now);
+void repl__fetch_shutdown(struct repl *r);
+void repl__fetch_free(struct repl *r);
 void repl__bodies_tick(struct repl *r);
 void repl__bodies_shutdown(struct repl *r);
 /* Free what is left once the loop has ended. */
