@@ -30,7 +30,6 @@
 
 #define REPL_SNAPSHOT_THRESHOLD 16384
 #define REPL_SNAPSHOT_TRAILING  4096
-#define REPL_STEP_DOWN_MS       3000
 
 static struct repl *the_repl;
 
@@ -40,14 +39,18 @@ node_repl(void)
 	return the_repl;
 }
 
-static const char *
-repl_state_name(int state)
+const char *
+repl__state_name(int state)
 {
 	switch (state) {
-	case RAFT_LEADER: return "leader";
-	case RAFT_FOLLOWER: return "follower";
-	case RAFT_CANDIDATE: return "candidate";
-	default: return "unavailable";
+	case RAFT_LEADER:
+		return "leader";
+	case RAFT_FOLLOWER:
+		return "follower";
+	case RAFT_CANDIDATE:
+		return "candidate";
+	default:
+		return "unavailable";
 	}
 }
 
@@ -173,8 +176,8 @@ repl_barrier_cb(struct raft_barrier *req, int status)
 	if (status == 0 && raft_state(&r->raft) == RAFT_LEADER) {
 		r->leader_ready = 1;
 		log_info("repl", "event=leader-ready term=%llu index=%llu",
-			 (unsigned long long)r->raft.current_term,
-			 (unsigned long long)raft_last_applied(&r->raft));
+		         (unsigned long long)r->raft.current_term,
+		         (unsigned long long)raft_last_applied(&r->raft));
 	}
 }
 
@@ -187,8 +190,9 @@ repl_tick_cb(uv_timer_t *t)
 	int state = raft_state(&r->raft);
 	uint64_t leader = repl__leader(r);
 	if (state != r->last_state || leader != r->last_leader) {
-		log_info("repl", "event=role-changed role=%s leader=%llu term=%llu", repl_state_name(state),
-			 (unsigned long long)leader, (unsigned long long)r->raft.current_term);
+		log_info("repl", "event=role-changed role=%s leader=%llu term=%llu",
+		         repl__state_name(state), (unsigned long long)leader,
+		         (unsigned long long)r->raft.current_term);
 		if (state == RAFT_LEADER && r->last_state != RAFT_LEADER) {
 			/* Guard: commit entries of earlier terms now, not at the
 			 * next write (libraft 0.15 appends no no-op). */
@@ -269,20 +273,20 @@ repl_metrics(struct repl *r)
 	metric_gauge_fn("mailnode_raft_term", NULL, "Current raft term", metric_term, r);
 	metric_gauge_fn("mailnode_raft_commit_index", NULL, "Raft commit index", metric_commit, r);
 	metric_gauge_fn("mailnode_raft_applied_index", NULL, "Index applied to the store",
-			metric_applied, r);
+	                metric_applied, r);
 	metric_gauge_fn("mailnode_raft_leader", NULL, "1 while this node is the leader",
-			metric_leader, r);
+	                metric_leader, r);
 	metric_gauge_fn("mailnode_bodies_missing", NULL, "Message bodies waiting to be fetched",
-			metric_missing, r);
+	                metric_missing, r);
 	metric_gauge_fn("mailnode_snapshots_taken", NULL, "Raft snapshots taken", metric_snapshots,
-			r);
+	                r);
 	metric_gauge_fn("mailnode_snapshot_bytes", NULL, "Size of the last snapshot",
-			metric_snapshot_bytes, r);
+	                metric_snapshot_bytes, r);
 }
 
 static void
-repl_on_request(void *arg, struct cluster_call *call, uint64_t from, uint8_t type,
-		const uint8_t *p, size_t len)
+repl_on_request(void *arg, struct cluster_call *call, uint64_t from, uint8_t type, const uint8_t *p,
+                size_t len)
 {
 	struct repl *r = arg;
 	switch (type) {
@@ -318,14 +322,14 @@ repl_create(const struct repl_params *p, struct repl **r_r, const char **error_r
 	char *cert = xasprintf("%s/%s", p->data_dir, REPL_NODE_CERT);
 	char *key = xasprintf("%s/%s", p->data_dir, REPL_NODE_KEY);
 	struct cluster_params cp = {
-		.loop = p->loop,
-		.self_id = p->id,
-		.self_address = p->address,
-		.ca_file = ca,
-		.cert_file = cert,
-		.key_file = key,
-		.on_request = repl_on_request,
-		.arg = r,
+	        .loop = p->loop,
+	        .self_id = p->id,
+	        .self_address = p->address,
+	        .ca_file = ca,
+	        .cert_file = cert,
+	        .key_file = key,
+	        .on_request = repl_on_request,
+	        .arg = r,
 	};
 	int rc = cluster_create(&cp, &r->cl, error_r);
 	free(ca);
@@ -358,14 +362,14 @@ repl_create(const struct repl_params *p, struct repl **r_r, const char **error_r
 	r->fsm.raft = &r->raft;
 	raft_set_pre_vote(&r->raft, true);
 	raft_set_snapshot_threshold(&r->raft, p->snapshot_threshold ? p->snapshot_threshold
-								    : REPL_SNAPSHOT_THRESHOLD);
+	                                                            : REPL_SNAPSHOT_THRESHOLD);
 	raft_set_snapshot_trailing(&r->raft, p->snapshot_trailing ? p->snapshot_trailing
-								  : REPL_SNAPSHOT_TRAILING);
+	                                                          : REPL_SNAPSHOT_TRAILING);
 
 	struct store_hooks hooks = {
-		.applied = repl__applied,
-		.body_missing = repl__body_missing,
-		.arg = r,
+	        .applied = repl__applied,
+	        .body_missing = repl__body_missing,
+	        .arg = r,
 	};
 	store_set_hooks(p->st, &hooks);
 	uv_check_init(p->loop, &r->check);
@@ -407,9 +411,8 @@ repl_start(struct repl *r, const char **error_r)
 		*error_r = "cannot commit the replayed log";
 		return -1;
 	}
-	log_info("repl", "event=started id=%llu address=%s applied=%llu",
-		 (unsigned long long)r->id, r->address,
-		 (unsigned long long)store_applied_index(r->st));
+	log_info("repl", "event=started id=%llu address=%s applied=%llu", (unsigned long long)r->id,
+	         r->address, (unsigned long long)store_applied_index(r->st));
 	return 0;
 }
 
@@ -506,225 +509,4 @@ void *
 repl_cluster_listener_data(struct repl *r)
 {
 	return r->cl;
-}
-
-/* --- stepping down on SIGTERM --------------------------------------- */
-
-struct repl_step {
-	struct repl *r;
-	void (*done)(void *arg);
-	void *arg;
-	uv_timer_t timer;
-	uint64_t deadline;
-};
-
-static void
-repl_step_closed(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-/* Poll until another node leads, or give up at the deadline. */
-static void
-repl_step_poll(uv_timer_t *t)
-{
-	struct repl_step *s = t->data;
-	int leading = raft_state(&s->r->raft) == RAFT_LEADER;
-	if (leading && now_mono_ms() < s->deadline)
-		return;
-	if (leading)
-		log_warn("repl", "event=step-down-timeout");
-	else
-		log_info("repl", "event=stepped-down");
-	uv_timer_stop(&s->timer);
-	uv_close((uv_handle_t *)&s->timer, repl_step_closed);
-	if (s->done)
-		s->done(s->arg);
-}
-
-static void
-repl_transfer_cb(struct raft_transfer *req)
-{
-	struct repl *r = req->data;
-	r->transfer_pending = 0;
-}
-
-void
-repl_step_down(struct repl *r, void (*done)(void *arg), void *arg)
-{
-	uint64_t voters[16];
-	if (!r->started || r->closing || raft_state(&r->raft) != RAFT_LEADER ||
-	    repl__voters(r, voters, 16) < 2 || r->transfer_pending) {
-		if (done)
-			done(arg);
-		return;
-	}
-	r->transfer.data = r;
-	if (raft_transfer(&r->raft, &r->transfer, 0, repl_transfer_cb) != 0) {
-		if (done)
-			done(arg);
-		return;
-	}
-	r->transfer_pending = 1;
-	log_info("repl", "event=transferring-leadership");
-	struct repl_step *s = xcalloc(1, sizeof(*s));
-	s->r = r;
-	s->done = done;
-	s->arg = arg;
-	s->deadline = now_mono_ms() + REPL_STEP_DOWN_MS;
-	uv_timer_init(r->loop, &s->timer);
-	s->timer.data = s;
-	uv_timer_start(&s->timer, repl_step_poll, 20, 20);
-}
-
-int
-repl_ready_leader(struct repl *r)
-{
-	return repl__is_leader(r) && r->leader_ready;
-}
-
-/* --- status ---------------------------------------------------------- */
-
-void
-repl_status_get(struct repl *r, struct repl_status *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->id = r->id;
-	s->applied_index = store_applied_index(r->st);
-	s->bodies_missing = store_bodies_missing(r->st);
-	s->fatal = r->fatal;
-	if (!r->started || r->closing) {
-		s->state = "unavailable";
-		return;
-	}
-	int state = raft_state(&r->raft);
-	s->state = repl_state_name(state);
-	raft_id lid = 0;
-	const char *laddr = NULL;
-	raft_leader(&r->raft, &lid, &laddr);
-	s->leader_id = lid;
-	if (laddr)
-		snprintf(s->leader_address, sizeof(s->leader_address), "%s", laddr);
-	s->term = r->raft.current_term;
-	s->commit_index = r->raft.commit_index;
-	/* Barrier and configuration entries never reach the store; raft's
-	 * count of applied entries includes them. */
-	if (raft_last_applied(&r->raft) > s->applied_index)
-		s->applied_index = raft_last_applied(&r->raft);
-	s->last_index = raft_last_index(&r->raft);
-	const struct raft_configuration *c = &r->raft.configuration;
-	uint64_t now = r->uvio.time ? r->raft.io->time(r->raft.io) : 0;
-	for (unsigned i = 0; i < c->n && s->nmembers < ARRAY_SIZE(s->members); i++) {
-		struct repl_member *m = &s->members[s->nmembers++];
-		m->id = c->servers[i].id;
-		snprintf(m->address, sizeof(m->address), "%s", c->servers[i].address);
-		m->role = c->servers[i].role == RAFT_VOTER     ? "voter"
-			  : c->servers[i].role == RAFT_STANDBY ? "standby"
-							       : "spare";
-		m->is_leader = m->id == lid;
-		m->last_contact_ms = -1;
-		if (state == RAFT_LEADER && r->raft.leader_state.progress) {
-			const struct raft_progress *pg = &r->raft.leader_state.progress[i];
-			m->match_index = m->id == r->id ? raft_last_index(&r->raft) : pg->match_index;
-			m->last_contact_ms =
-				m->id == r->id ? 0 : (int64_t)(now - pg->last_send);
-		}
-	}
-}
-
-/* --- init ------------------------------------------------------------ */
-
-int
-repl_initialised(const char *data_dir)
-{
-	char *meta1 = xasprintf("%s/raft/metadata1", data_dir);
-	char *meta2 = xasprintf("%s/raft/metadata2", data_dir);
-	int yes = access(meta1, F_OK) == 0 || access(meta2, F_OK) == 0;
-	free(meta1);
-	free(meta2);
-	return yes;
-}
-
-static int
-boot_transport_init(struct raft_uv_transport *t, raft_id id, const char *address)
-{
-	return 0;
-}
-
-static int
-boot_transport_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
-{
-	return 0;
-}
-
-static int
-boot_transport_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
-		       const char *address, raft_uv_connect_cb cb)
-{
-	return RAFT_NOCONNECTION;
-}
-
-static void
-boot_transport_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
-{
-	if (cb)
-		cb(t);
-}
-
-static void
-boot_raft_closed(struct raft *raft)
-{
-}
-
-int
-repl_bootstrap(const char *data_dir, uint64_t id, const char *address, const char **error_r)
-{
-	static char err[512];
-	char *dir = xasprintf("%s/raft", data_dir);
-	int rc = mkdir_p(dir, 0700);
-	if (rc != 0) {
-		snprintf(err, sizeof(err), "cannot create %s: %s", dir, strerror(-rc));
-		*error_r = err;
-		free(dir);
-		return -1;
-	}
-	uv_loop_t loop;
-	uv_loop_init(&loop);
-	struct raft_uv_transport t = {
-		.init = boot_transport_init,
-		.listen = boot_transport_listen,
-		.connect = boot_transport_connect,
-		.close = boot_transport_close,
-	};
-	struct raft_io io;
-	struct raft raft;
-	struct raft_fsm fsm = {.version = 1};
-	struct raft_configuration conf;
-	raft_configuration_init(&conf);
-	rc = raft_uv_init(&io, &loop, dir, &t);
-	if (rc == 0) {
-		rc = raft_init(&raft, &io, &fsm, id, address);
-		if (rc == 0) {
-			raft_configuration_add(&conf, id, address, RAFT_VOTER);
-			rc = raft_bootstrap(&raft, &conf);
-			if (rc != 0)
-				snprintf(err, sizeof(err), "raft bootstrap: %s", raft_errmsg(&raft));
-			raft_close(&raft, boot_raft_closed);
-			uv_run(&loop, UV_RUN_DEFAULT);
-		} else {
-			snprintf(err, sizeof(err), "raft: %s", raft_errmsg(&raft));
-		}
-		raft_uv_close(&io);
-	} else {
-		snprintf(err, sizeof(err), "raft: %s", io.errmsg);
-	}
-	raft_configuration_close(&conf);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_loop_close(&loop);
-	free(dir);
-	if (rc != 0) {
-		*error_r = err;
-		return -1;
-	}
-	return 0;
 }

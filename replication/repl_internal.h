@@ -131,6 +131,7 @@ void repl__peers_refresh(struct repl *r);
 /* The voters of the current configuration (ids), this node included. */
 size_t repl__voters(struct repl *r, uint64_t *ids, size_t max);
 int repl__is_leader(struct repl *r);
+const char *repl__state_name(int state);
 uint64_t repl__leader(struct repl *r);
 
 #endif
