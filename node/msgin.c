@@ -181,6 +181,8 @@ msgin_work(uv_work_t *w)
 	struct mime_limits lim = mime_limits_default();
 	struct mime_message *mm = NULL;
 	if (mime_parse(map, m->size, &lim, &mm) == 0) {
+		/* FETCH PREVIEW (LAZY) reads the preview from the cached tree */
+		(void)mime_message_cache_preview(mm, map, m->size);
 		if (mime_tree_encode(mm, &m->meta) != 0)
 			nbuf_reset(&m->meta); /* too complex to cache: parsed on demand */
 		mime_message_free(&mm);

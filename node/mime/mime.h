@@ -79,6 +79,10 @@ enum mime_env_field {
  * (encoded words left alone, as IMAP wants); NULL when absent. */
 struct mime_envelope {
 	const char *field[MIME_ENV_COUNT];
+	/* Not in ENVELOPE: the first References field's message IDs as
+	 * mime_references_normalize() keeps them (THREAD=REFERENCES, RFC 5256
+	 * §3); NULL when absent or without a valid ID. */
+	const char *references;
 };
 
 /* Part flags. */
@@ -133,6 +137,9 @@ struct mime_message {
 	unsigned nparts;
 	unsigned flags; /* MIME_F_* */
 	struct mime_part *root;
+	/* RFC 8970 PREVIEW text cached with the tree ("" when the message has
+	 * no text for one); NULL when not computed (mime_message_cache_preview). */
+	const char *preview;
 };
 
 /* Parse len bytes at msg. lim may be NULL for the defaults. Returns 0 and
@@ -196,6 +203,47 @@ int mime_header_fields_write(const char *msg, const struct mime_range *header,
  */
 int mime_tree_encode(const struct mime_message *m, struct nbuf *out);
 int mime_tree_decode(const void *buf, size_t len, struct mime_message **m_r);
+/* Compute the PREVIEW text of a parsed message into m->preview, so that
+ * the cached tree carries it (delivery does this before encoding). msg is
+ * the parsed message. Returns 0 or a negative error (m->preview stays NULL). */
+int mime_message_cache_preview(struct mime_message *m, const char *msg, size_t len);
+
+/*
+ * What SORT, THREAD and PREVIEW read from a cached tree, without decoding
+ * the tree: the root's envelope fields and the message-level extras, as
+ * pointers into buf (not NUL-terminated; len bytes each). Cheap: no
+ * allocation; only the root part's fields are walked, bounds-checked.
+ */
+struct mime_tree_str {
+	const char *p; /* NULL: absent */
+	size_t len;
+};
+struct mime_tree_summary {
+	unsigned version;
+	size_t size;
+	struct mime_tree_str env[MIME_ENV_COUNT];
+	struct mime_tree_str references; /* normalised (see mime_msgid_next) */
+	struct mime_tree_str preview;    /* not checked for NUL bytes */
+	int has_references;              /* the tree knows References (version 2) */
+	int has_preview;                 /* the tree carries a preview (p may be "" of len 0) */
+};
+/* Returns 0, or -1 when buf is not a tree this code reads. A buffer that
+ * mime_tree_decode() accepts always gives 0 and the same values. */
+int mime_tree_summary(const void *buf, size_t len, struct mime_tree_summary *s_r);
+
+/*
+ * Message identifiers (RFC 5322 §3.6.4; RFC 5256 §3). mime_msgid_next()
+ * appends to out the next valid "<...>" of s[*pos..len) with blanks
+ * removed (comments and phrases skipped) and advances *pos: 1 found, 0
+ * none left, or the nbuf error. mime_references_normalize() appends the
+ * valid IDs of a References value joined by one blank, at most
+ * MIME_REFS_MAX (the first and the last MIME_REFS_MAX - 1): 0 or the nbuf
+ * error.
+ */
+#define MIME_MSGID_MAX 250 /* bytes of one identifier, brackets included */
+#define MIME_REFS_MAX  32
+int mime_msgid_next(const char *s, size_t len, size_t *pos, struct nbuf *out);
+int mime_references_normalize(const char *v, size_t len, struct nbuf *out);
 
 /*
  * Header access for SEARCH and SORT. A field's value is the raw bytes after

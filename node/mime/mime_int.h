@@ -43,6 +43,9 @@ char *mime__strndup(struct arena *a, const char *s, size_t n);
 char *mime__strndup_lower(struct arena *a, const char *s, size_t n);
 /* Unfold a raw field value into the arena (see mime_header_unfold). */
 char *mime__unfold_dup(struct arena *a, const char *v, size_t n);
+/* A References value normalised (mime_references_normalize) into the
+ * arena, or NULL when it has no valid identifier. */
+char *mime__references_dup(struct arena *a, const char *v, size_t n);
 
 /*
  * RFC 5322 §3.2 / RFC 2045 §5.1 lexical helpers over s[0..len). Each takes

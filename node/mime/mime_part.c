@@ -28,12 +28,13 @@ enum mime_field_id {
 	MIME_FLD_LANG,
 	MIME_FLD_LOC,
 	MIME_FLD_MD5,
+	MIME_FLD_REFS,
 	MIME_FLD_ENV, /* + enum mime_env_field */
 };
 
 /* Per-field "seen" marks kept in part->flags while the header is read. */
 #define MIME_SEEN_SHIFT 8
-#define MIME_SEEN_MASK  (0xffu << MIME_SEEN_SHIFT)
+#define MIME_SEEN_MASK  (0x1ffu << MIME_SEEN_SHIFT)
 
 static const struct {
 	const char *name;
@@ -57,6 +58,7 @@ static const struct {
         {"bcc", MIME_FLD_ENV + MIME_ENV_BCC},
         {"in-reply-to", MIME_FLD_ENV + MIME_ENV_IN_REPLY_TO},
         {"message-id", MIME_FLD_ENV + MIME_ENV_MESSAGE_ID},
+        {"references", MIME_FLD_REFS},
 };
 
 static int
@@ -79,6 +81,14 @@ mime__part_field(const struct mime__fctx *c, struct mime_part *p, struct mime_en
 	if (id >= MIME_FLD_ENV) {
 		if (env != NULL && env->field[id - MIME_FLD_ENV] == NULL)
 			env->field[id - MIME_FLD_ENV] = mime__unfold_dup(c->a, value, vlen);
+		return;
+	}
+	if (id == MIME_FLD_REFS) {
+		/* the first References field of a message header (RFC 5256 §3) */
+		unsigned seen = 1u << (MIME_SEEN_SHIFT + (unsigned)id);
+		if (env != NULL && !(p->flags & seen))
+			env->references = mime__references_dup(c->a, value, vlen);
+		p->flags |= seen;
 		return;
 	}
 	unsigned seen = 1u << (MIME_SEEN_SHIFT + (unsigned)id);
@@ -117,6 +127,7 @@ mime__part_field(const struct mime__fctx *c, struct mime_part *p, struct mime_en
 	case MIME_FLD_MD5:
 		p->md5 = v;
 		break;
+	case MIME_FLD_REFS:
 	case MIME_FLD_ENV:
 		break;
 	}

@@ -1,16 +1,34 @@
 /*
  * mime_tree: the binary form of a part tree that node/store caches per
- * message, so that FETCH ENVELOPE, BODYSTRUCTURE and BODY[1.2] need no
- * reparse.
+ * message, so that FETCH ENVELOPE, BODYSTRUCTURE, BODY[1.2] and PREVIEW,
+ * and SORT and THREAD, need no reparse and no read of the message file.
  *
- * Format (version 1), all integers LEB128 varints in their shortest form,
+ * Format (version 2), all integers LEB128 varints in their shortest form,
  * strings a varint length and bytes (never NUL):
- *   "MT" 0x01, size, nparts, message flags, then the parts in pre-order:
+ *   "MT" 0x02, size, nparts, message flags, extras (bit 0: a preview
+ *   follows), [preview], then the parts in pre-order:
  *   flags (MIME_PART_* and which optional fields follow), header.off,
  *   header.len, body.len (the body starts where the header ends), lines,
  *   type, subtype, [id] [description] [encoding] [md5] [location]
  *   [disposition] [params] [disposition params] [languages] [envelope:
- *   a bitmap of present fields, then those], nchildren, children.
+ *   a bitmap of present fields (bit MIME_ENV_COUNT: References), then
+ *   those], nchildren, children.
+ * Version 1 (still decoded: trees cached before) has neither the extras
+ * nor the References bit; encoding always writes version 2.
+ *
+ * Why References lives here rather than in a separate "sort keys" record:
+ * SORT and THREAD need the Date, Subject, From, To, Cc, Message-ID and
+ * In-Reply-To of every message, and the root's envelope already holds
+ * them raw; References was the one field missing. Keeping it in the tree
+ * adds one optional string to a record that is already written at
+ * delivery, replicated with the append and read with one lookup, instead
+ * of a second record, a second lookup and a store schema change. It is
+ * bounded: normalised message IDs only, at most MIME_REFS_MAX of them of
+ * MIME_MSGID_MAX bytes (mime_msgid.c); a typical reply adds under 200
+ * bytes. The preview (at most MIME_PREVIEW_CHARS characters) makes FETCH
+ * PREVIEW (LAZY) answerable from the tree. mime_tree_summary() reads the
+ * root's envelope and these extras in place, without building the tree,
+ * which is what SORT and THREAD do for every message of a mailbox.
  * A plain text message takes about 100 bytes plus its envelope strings.
  *
  * Decoding trusts nothing: every varint is bounded, every count is checked
@@ -18,8 +36,10 @@
  * the declared size and children inside their parent's body in order, an
  * encapsulated message must fill its part's body, the structural flags
  * must agree with the types, depth and part count are capped, and no byte
- * may be left over. Any failure is -1 and frees everything. The encoding is
- * canonical, so encode(decode(x)) == x for every x that decodes.
+ * may be left over. Any failure is -1 and frees everything. The encoding of
+ * version 2 is canonical, so encode(decode(x)) == x for every version 2 x
+ * that decodes; a version 1 x encodes to the version 2 form of the same
+ * tree.
  */
 #include "node/mime/mime_int.h"
 
@@ -29,7 +49,12 @@
 
 #include "node/lib/util.h"
 
-#define MIME_TREE_VERSION 1
+#define MIME_TREE_VERSION 2
+/* Message-level extras (version 2). */
+#define MT_X_PREVIEW 0x1u
+#define MT_X_ALL     0x1u
+/* The envelope bitmap's References bit (version 2). */
+#define MT_ENV_REFS (1u << MIME_ENV_COUNT)
 
 /* Part field bits in the encoded flags (above MIME_PART_*). */
 #define MT_ENVELOPE (1u << 2)
@@ -115,11 +140,14 @@ mt_encode_part(const struct mime_part *p, struct nbuf *out)
 		unsigned bits = 0;
 		for (unsigned i = 0; i < MIME_ENV_COUNT; i++)
 			bits |= p->envelope->field[i] ? 1u << i : 0;
+		bits |= p->envelope->references ? MT_ENV_REFS : 0;
 		if ((rc = mt_put(out, bits)) != 0)
 			return rc;
 		for (unsigned i = 0; i < MIME_ENV_COUNT; i++)
 			if (p->envelope->field[i] && (rc = mt_put_str(out, p->envelope->field[i])))
 				return rc;
+		if (p->envelope->references && (rc = mt_put_str(out, p->envelope->references)))
+			return rc;
 	}
 	if ((rc = mt_put(out, p->nchildren)) != 0)
 		return rc;
@@ -133,8 +161,10 @@ int
 mime_tree_encode(const struct mime_message *m, struct nbuf *out)
 {
 	int rc;
-	if ((rc = nbuf_append(out, "MT\x01", 3)) != 0 || (rc = mt_put(out, m->size)) != 0 ||
-	    (rc = mt_put(out, m->nparts)) != 0 || (rc = mt_put(out, m->flags)) != 0)
+	if ((rc = nbuf_append(out, "MT\x02", 3)) != 0 || (rc = mt_put(out, m->size)) != 0 ||
+	    (rc = mt_put(out, m->nparts)) != 0 || (rc = mt_put(out, m->flags)) != 0 ||
+	    (rc = mt_put(out, m->preview ? MT_X_PREVIEW : 0)) != 0 ||
+	    (m->preview && (rc = mt_put_str(out, m->preview)) != 0))
 		return rc;
 	return mt_encode_part(m->root, out);
 }
@@ -142,6 +172,7 @@ mime_tree_encode(const struct mime_message *m, struct nbuf *out)
 struct mt_reader {
 	const unsigned char *p;
 	size_t len, pos;
+	unsigned version;
 	struct mime_message *m;
 	unsigned nparts; /* declared */
 	unsigned seen;   /* decoded so far */
@@ -255,11 +286,13 @@ mt_decode_fields(struct mt_reader *r, struct mime_part *p, uint64_t *nchildren_r
 	}
 	if (f & MT_ENVELOPE) {
 		struct mime_envelope *env = mime__zalloc(&r->m->arena, sizeof(*env));
-		if (mt_get(r, (1u << MIME_ENV_COUNT) - 1, &v) < 0)
+		if (mt_get(r, r->version >= 2 ? (MT_ENV_REFS << 1) - 1 : MT_ENV_REFS - 1, &v) < 0)
 			return -1;
 		for (unsigned i = 0; i < MIME_ENV_COUNT; i++)
 			if ((v & (1u << i)) && (env->field[i] = mt_get_str(r)) == NULL)
 				return -1;
+		if ((v & MT_ENV_REFS) && (env->references = mt_get_str(r)) == NULL)
+			return -1;
 		p->envelope = env;
 	}
 	return mt_get(r, r->nparts, nchildren_r);
@@ -326,8 +359,9 @@ mime_tree_decode(const void *buf, size_t len, struct mime_message **m_r)
 	struct mt_reader r = {.p = buf, .len = len};
 	uint64_t nparts, mflags;
 	*m_r = NULL;
-	if (len < 3 || memcmp(buf, "MT", 2) != 0 || r.p[2] != MIME_TREE_VERSION)
+	if (len < 3 || memcmp(buf, "MT", 2) != 0 || r.p[2] < 1 || r.p[2] > MIME_TREE_VERSION)
 		return -1;
+	r.version = r.p[2];
 	r.pos = 3;
 	struct mime_message *m = xcalloc(1, sizeof(*m));
 	arena_init(&m->arena, 0);
@@ -335,6 +369,12 @@ mime_tree_decode(const void *buf, size_t len, struct mime_message **m_r)
 	if (mt_get_size(&r, &m->size) < 0 || mt_get(&r, MIME_PARTS_HARD_MAX, &nparts) < 0 ||
 	    nparts == 0 || nparts > len || mt_get(&r, MT_MFLAGS, &mflags) < 0)
 		goto err_after_message;
+	if (r.version >= 2) {
+		uint64_t extras;
+		if (mt_get(&r, MT_X_ALL, &extras) < 0 ||
+		    ((extras & MT_X_PREVIEW) && (m->preview = mt_get_str(&r)) == NULL))
+			goto err_after_message;
+	}
 	r.nparts = (unsigned)nparts;
 	m->nparts = r.nparts;
 	m->flags = (unsigned)mflags;
@@ -345,4 +385,131 @@ mime_tree_decode(const void *buf, size_t len, struct mime_message **m_r)
 err_after_message:
 	mime_message_free(&m);
 	return -1;
+}
+
+/* --- the summary: the root's envelope and the extras, read in place ------ */
+
+/* Skip a string; the ones returned (s_r) are checked for NUL bytes like
+ * the decoder's, the others only for their bounds: SORT reads a summary
+ * of every message, and a scan of each string skipped was a sixth of it. */
+static int
+mt_skip_str(struct mt_reader *r, struct mime_tree_str *s_r)
+{
+	uint64_t n;
+	if (mt_get(r, MIME_MESSAGE_MAX, &n) < 0 || n > r->len - r->pos)
+		return -1;
+	const char *s = (const char *)r->p + r->pos;
+	r->pos += n;
+	if (s_r != NULL) {
+		if (memchr(s, '\0', n) != NULL)
+			return -1;
+		s_r->p = s;
+		s_r->len = (size_t)n;
+	}
+	return 0;
+}
+
+static int
+mt_skip_params(struct mt_reader *r)
+{
+	uint64_t n, ext;
+	if (mt_get(r, (r->len - r->pos) / 3, &n) < 0 || n == 0)
+		return -1;
+	for (uint64_t i = 0; i < n; i++)
+		if (mt_get(r, 1, &ext) < 0 || mt_skip_str(r, NULL) < 0 || mt_skip_str(r, NULL) < 0)
+			return -1;
+	return 0;
+}
+
+int
+mime_tree_summary(const void *buf, size_t len, struct mime_tree_summary *s_r)
+{
+	struct mt_reader r = {.p = buf, .len = len};
+	uint64_t v, f;
+	size_t hoff, hlen, blen;
+	memset(s_r, 0, sizeof(*s_r));
+	if (len < 3 || memcmp(buf, "MT", 2) != 0 || r.p[2] < 1 || r.p[2] > MIME_TREE_VERSION)
+		return -1;
+	r.version = r.p[2];
+	r.pos = 3;
+	s_r->version = r.version;
+	if (mt_get_size(&r, &s_r->size) < 0 || mt_get(&r, MIME_PARTS_HARD_MAX, &v) < 0 || v == 0 ||
+	    v > len || mt_get(&r, MT_MFLAGS, &v) < 0)
+		return -1;
+	if (r.version >= 2) {
+		s_r->has_references = 1;
+		if (mt_get(&r, MT_X_ALL, &v) < 0)
+			return -1;
+		if (v & MT_X_PREVIEW) {
+			/* the longest string here, and SORT does not read it: its
+			 * bounds only (a NUL in it is the reader's to mind) */
+			size_t at = r.pos;
+			if (mt_skip_str(&r, NULL) < 0)
+				return -1;
+			uint64_t n;
+			r.pos = at;
+			(void)mt_get(&r, MIME_MESSAGE_MAX, &n);
+			s_r->preview = (struct mime_tree_str){(const char *)r.p + r.pos, (size_t)n};
+			r.pos += (size_t)n;
+			s_r->has_preview = 1;
+		}
+	}
+	/* the root part, up to its envelope */
+	if (mt_get(&r, MT_ALL, &f) < 0 || mt_get_size(&r, &hoff) < 0 ||
+	    mt_get_size(&r, &hlen) < 0 || mt_get_size(&r, &blen) < 0 ||
+	    mt_get(&r, MIME_MESSAGE_MAX, &v) < 0)
+		return -1;
+	if (hoff != 0 || hlen > s_r->size || blen > s_r->size - hlen || v > blen ||
+	    !(f & MT_ENVELOPE))
+		return -1;
+	uint64_t tl, sl;
+	if (mt_get(&r, MIME_MESSAGE_MAX, &tl) < 0 || tl == 0 || tl > r.len - r.pos)
+		return -1;
+	r.pos += tl;
+	if (mt_get(&r, MIME_MESSAGE_MAX, &sl) < 0 || sl == 0 || sl > r.len - r.pos)
+		return -1;
+	r.pos += sl;
+	for (unsigned i = 0; i < 6; i++)
+		if ((f & (MT_ID << i)) && mt_skip_str(&r, NULL) < 0)
+			return -1;
+	if (((f & MT_PARAMS) && mt_skip_params(&r) < 0) ||
+	    ((f & MT_DPARAMS) && mt_skip_params(&r) < 0))
+		return -1;
+	if (f & MT_LANGS) {
+		if (mt_get(&r, r.len - r.pos, &v) < 0 || v == 0)
+			return -1;
+		for (uint64_t i = 0; i < v; i++)
+			if (mt_skip_str(&r, NULL) < 0)
+				return -1;
+	}
+	if (mt_get(&r, r.version >= 2 ? (MT_ENV_REFS << 1) - 1 : MT_ENV_REFS - 1, &v) < 0)
+		return -1;
+	for (unsigned i = 0; i < MIME_ENV_COUNT; i++)
+		if ((v & (1u << i)) && mt_skip_str(&r, &s_r->env[i]) < 0)
+			return -1;
+	if ((v & MT_ENV_REFS) && mt_skip_str(&r, &s_r->references) < 0)
+		return -1;
+	return 0;
+}
+
+int
+mime_message_cache_preview(struct mime_message *m, const char *msg, size_t len)
+{
+	struct nbuf b;
+	nbuf_init(&b, 4 * MIME_PREVIEW_CHARS + 16);
+	int rc = mime_preview(m, msg, len, &b);
+	if (rc >= 0) {
+		/* a C string in the tree: NUL characters go (not to 0x80, which
+		 * would not be UTF-8) */
+		const char *t = mime__nbuf_str(&b);
+		size_t n = rc == 1 ? nbuf_avail(&b) : 0, k = 0;
+		char *p = mime__zalloc(&m->arena, n + 1);
+		for (size_t i = 0; i < n; i++)
+			if (t[i] != '\0')
+				p[k++] = t[i];
+		p[k] = '\0';
+		m->preview = p;
+	}
+	nbuf_deinit(&b);
+	return rc < 0 ? rc : 0;
 }

@@ -350,6 +350,9 @@ store_apply_batch(struct store *st, uint64_t index, const uint8_t *b, size_t len
 		store__fops_clear(st);
 		for (uint32_t k = 0; k < rs->n; k++) {
 			enum cmd_status s = rs->r[k].status;
+			/* A command before the failed one may have listed UIDs. */
+			free(rs->r[k].set1);
+			free(rs->r[k].set2);
 			memset(&rs->r[k], 0, sizeof(rs->r[k]));
 			rs->r[k].status = (k == i && s != CMD_OK) ? s : CMD_EABORTED;
 			if (err != NULL && k == i)

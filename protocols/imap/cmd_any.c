@@ -1,7 +1,8 @@
 /*
  * cmd_any: the commands valid in any state, and the small authenticated
  * ones: CAPABILITY (RFC 3501 §6.1.1), NOOP (§6.1.2), LOGOUT (§6.1.3),
- * ID (RFC 2971), ENABLE (RFC 5161), NAMESPACE (RFC 2342).
+ * ID (RFC 2971), ENABLE (RFC 5161: CONDSTORE and QRESYNC, RFC 7162),
+ * NAMESPACE (RFC 2342).
  *
  * Happy path: each answers at once; NOOP (and CHECK, cmd_select.c) report
  * what changed in the selected mailbox through the reply's sync.
@@ -115,8 +116,20 @@ imap__cmd_enable(struct imap_session *s, const struct imap_cmd *cmd)
 		}
 	}
 	/* RFC 5161 §3.1: names the server does not know, or that need no
-	 * enabling, are ignored; none of mailnode's needs ENABLE yet. */
-	imap__untagged(s, "ENABLED");
+	 * enabling, are ignored; ENABLED names those on after this command,
+	 * each once. QRESYNC implies CONDSTORE (RFC 7162 §3.2.3). */
+	bool cs = false, qr = false;
+	for (size_t i = 0; i < cmd->argc; i++) {
+		if (imap_arg_atom_equals(&cmd->args[i], "CONDSTORE")) {
+			imap__condstore_enable(s);
+			cs = true;
+		} else if (imap_arg_atom_equals(&cmd->args[i], "QRESYNC")) {
+			imap__condstore_enable(s);
+			s->flags |= IMAP_SF_QRESYNC;
+			qr = true;
+		}
+	}
+	imap__untagged(s, "ENABLED%s%s", cs ? " CONDSTORE" : "", qr ? " QRESYNC" : "");
 	imap__ok(s, IMAP_CODE_NONE, "ENABLE completed");
 }
 

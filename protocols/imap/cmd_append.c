@@ -17,6 +17,10 @@
  * big to skip (RFC 7888 §4); no such mailbox -> NO [TRYCREATE]; over quota
  * -> NO [OVERQUOTA]; no quorum -> NO [UNAVAILABLE]. A body that never
  * became an APPEND is removed with its msgin.
+ *
+ * REPLACE (cmd_replace.c, RFC 8508) shares the sink: its literal is the
+ * new message, its second argument the mailbox, and the message it
+ * replaces is checked first (imap__replace_check), before the "+".
  */
 #include <errno.h>
 #include <string.h>
@@ -44,10 +48,8 @@ imap__append_release(struct imap_session *s)
 	msgin_free(&s->append);
 }
 
-/* The mailbox named by the command's first argument: 1 found (id in
- * *id_r), 0 absent, -1 error. */
-static int
-append_mailbox(struct imap_session *s, const struct imap_arg *arg, uint32_t *id_r)
+int
+imap__append_mailbox(struct imap_session *s, const struct imap_arg *arg, uint32_t *id_r)
 {
 	char name[SCHEMA_NAME_MAX + 1];
 	const char *err;
@@ -69,19 +71,24 @@ imap__literal_sink(void *ctx, enum imap_literal_event ev, const struct imap_lite
                    const unsigned char *data, size_t len, const char **error_r)
 {
 	struct imap_session *s = ctx;
-	bool append = !info->cmd->uid && info->cmd->name != NULL &&
-	              strcmp(info->cmd->name, "APPEND") == 0 && info->depth == 0;
+	const char *name = info->cmd->name;
+	bool replace = name != NULL && strcmp(name, "REPLACE") == 0 && info->depth == 0;
+	bool append = (!info->cmd->uid && name != NULL && strcmp(name, "APPEND") == 0 &&
+	               info->depth == 0) ||
+	              replace;
 	if (!append)
 		return ev == IMAP_LITERAL_BEGIN ? IMAP_LITERAL_INLINE : 0;
 	switch (ev) {
 	case IMAP_LITERAL_BEGIN: {
 		s->append_code = IMAP_CODE_NONE;
 		if (s->state == IMAP_S_NOAUTH) {
-			*error_r = "APPEND: authenticate first";
+			*error_r = replace ? "REPLACE: authenticate first"
+			                   : "APPEND: authenticate first";
 			return -1;
 		}
 		if (info->index > 0 || s->append != NULL) {
-			*error_r = "One message per APPEND (no MULTIAPPEND)";
+			*error_r = replace ? "One message per REPLACE"
+			                   : "One message per APPEND (no MULTIAPPEND)";
 			return -1;
 		}
 		uint64_t max = imap__message_size_max();
@@ -90,8 +97,14 @@ imap__literal_sink(void *ctx, enum imap_literal_event ev, const struct imap_lite
 			*error_r = "Message too large (see APPENDLIMIT)";
 			return -1;
 		}
+		/* REPLACE: the message replaced, then the mailbox (RFC 8508 §3). */
+		if (replace && imap__replace_check(s, info, error_r) != 0)
+			return -1;
+		const struct imap_arg *mbox = info->args;
+		if (replace && mbox != NULL)
+			mbox = mbox->next;
 		uint32_t id;
-		int rc = info->args ? append_mailbox(s, info->args, &id) : 0;
+		int rc = mbox ? imap__append_mailbox(s, mbox, &id) : 0;
 		if (rc <= 0) {
 			s->append_code = rc < 0 ? IMAP_CODE_UNAVAILABLE : IMAP_CODE_TRYCREATE;
 			*error_r =
@@ -183,6 +196,37 @@ append_durable(void *arg, int status, struct msgin *m)
 	imap__append_release(s);
 }
 
+int
+imap__append_options(struct imap_session *s, const struct imap_arg *args, size_t argc, size_t *i,
+                     uint32_t *flags_r, const char ***names_r, uint32_t *nnames_r, int64_t *date_r,
+                     const char **error_r)
+{
+	*flags_r = 0;
+	*names_r = NULL;
+	*nnames_r = 0;
+	if (*i < argc && args[*i].type == IMAP_ARG_LIST) {
+		if (imap__flags_parse(s, &args[*i], flags_r, names_r, nnames_r, error_r) != 0)
+			return -1;
+		(*i)++;
+	}
+	*date_r = (int64_t)(now_wall_ms() / 1000);
+	if (*i + 1 < argc) {
+		const char *d;
+		size_t dl;
+		if (!imap_arg_get_string(&args[*i], &d, &dl) ||
+		    imap__datetime_parse(d, dl, date_r) != 0) {
+			*error_r = "Invalid date-time";
+			return -1;
+		}
+		(*i)++;
+	}
+	if (*i + 1 != argc) {
+		*error_r = "Invalid arguments before the message literal";
+		return -1;
+	}
+	return 0;
+}
+
 void
 imap__cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 {
@@ -196,33 +240,13 @@ imap__cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 		imap__bad(s, "APPEND takes a mailbox, optional flags and date, and a literal");
 		return;
 	}
-	if (args[i].type == IMAP_ARG_LIST) {
-		if (imap__flags_parse(s, &args[i], &op->flags, &op->names, &op->nnames, &err) !=
-		    0) {
-			imap__append_release(s);
-			imap__bad(s, "%s", err);
-			return;
-		}
-		i++;
-	}
-	op->date = (int64_t)(now_wall_ms() / 1000);
-	if (i < argc - 1) {
-		const char *d;
-		size_t dl;
-		if (!imap_arg_get_string(&args[i], &d, &dl) ||
-		    imap__datetime_parse(d, dl, &op->date) != 0) {
-			imap__append_release(s);
-			imap__bad(s, "Invalid date-time");
-			return;
-		}
-		i++;
-	}
-	if (i != argc - 1) {
+	if (imap__append_options(s, args, argc, &i, &op->flags, &op->names, &op->nnames, &op->date,
+	                         &err) != 0) {
 		imap__append_release(s);
-		imap__bad(s, "Invalid APPEND arguments");
+		imap__bad(s, "%s", err);
 		return;
 	}
-	int rc = append_mailbox(s, &args[0], &op->mailbox_id);
+	int rc = imap__append_mailbox(s, &args[0], &op->mailbox_id);
 	if (rc != 1) {
 		imap__append_release(s);
 		if (rc < 0)

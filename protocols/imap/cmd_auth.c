@@ -1,7 +1,8 @@
 /*
  * cmd_auth: the not-authenticated state: STARTTLS (RFC 3501 §6.2.1,
  * RFC 2595 §3.1), LOGIN (§6.2.3), AUTHENTICATE (§6.2.2) with an initial
- * response (SASL-IR, RFC 4959), on node/login.h.
+ * response (SASL-IR, RFC 4959), on node/login.h; and the way back to it,
+ * UNAUTHENTICATE (RFC 8437).
  *
  * Happy path: LOGIN or AUTHENTICATE hand the credentials to login.h, which
  * checks them in the thread pool and holds the answer back as the
@@ -10,6 +11,11 @@
  * SCRAM's server signature comes as a last "+" that an empty line answers
  * (RFC 3501 §6.2.2 has no success data in OK). Success: OK [CAPABILITY]
  * and the authenticated state with the post-login parser limits.
+ *
+ * UNAUTHENTICATE (RFC 8437) goes back to the not-authenticated state as if
+ * the connection were new (TLS stays): the selected mailbox is closed
+ * without expunging, ENABLEd extensions are off, the pre-authentication
+ * limits and timeout apply, and another LOGIN or AUTHENTICATE may follow.
  *
  * Failure modes: wrong credentials -> NO [AUTHENTICATIONFAILED] (RFC 5530)
  * after the throttle's delay, IMAP_AUTH_FAILURES_MAX of them close the
@@ -295,4 +301,20 @@ imap__sasl_line(struct imap_session *s, const char *line, size_t len)
 	}
 	auth_step(s, buf, (size_t)n, 1);
 	explicit_bzero(buf, (size_t)n);
+}
+
+/* --- UNAUTHENTICATE (RFC 8437) --------------------------------------- */
+
+void
+imap__cmd_unauthenticate(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	if (cmd->argc != 0) {
+		imap__bad(s, "UNAUTHENTICATE takes no arguments");
+		return;
+	}
+	log_info("imap", "event=unauthenticate user=%s peer=%s", s->user ? s->user : "-",
+	         s->conn->peer);
+	/* The selected mailbox is left without an expunge, as by UNSELECT. */
+	imap__unauthenticated(s);
+	imap__ok(s, IMAP_CODE_NONE, "UNAUTHENTICATE completed, now not authenticated");
 }

@@ -7,7 +7,8 @@
  * apply links them); its result pairs source and destination UIDs in
  * order, which COPYUID reports. MOVE sends COPYUID in an untagged OK
  * before the source's expunges (RFC 6851 §4.3), then the EXPUNGEs through
- * the reply's sync, then its tagged OK.
+ * the reply's sync (one VANISHED with QRESYNC, and HIGHESTMODSEQ in the
+ * tagged OK, as for UID EXPUNGE: RFC 7162 §3.2.9), then its tagged OK.
  *
  * Failure modes: no such destination -> NO [TRYCREATE]; over quota -> NO
  * [OVERQUOTA]; MOVE out of a read-only mailbox -> NO [READ-ONLY]; no
@@ -57,13 +58,14 @@ copy_done(struct imap_session *s, int status, struct cmd_results *rs)
 	cmd_results_free(&rs);
 	const char *text = (const char *)nbuf_head(&code);
 	if (move) {
-		if (*text) {
+		bool moved = *text != '\0';
+		if (moved) {
 			imap__write(s, "* OK [", 6);
 			imap__write(s, text, strlen(text));
 			imap__write(s, "] Moved\r\n", 9);
 		}
 		nbuf_deinit(&code);
-		imap__ok(s, IMAP_CODE_NONE, "MOVE completed");
+		imap__ok_expunged(s, moved, "MOVE completed");
 		return;
 	}
 	if (*text)

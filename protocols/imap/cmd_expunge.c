@@ -8,6 +8,9 @@
  * session's and other sessions' expunges are told the same way, each
  * "* n EXPUNGE" with the number valid when the client reads it.
  *
+ * With QRESYNC enabled the expunges are one VANISHED response and the
+ * tagged OK carries HIGHESTMODSEQ (RFC 7162 §3.2.7, §3.2.9).
+ *
  * Failure modes: a read-only mailbox -> NO [READ-ONLY]; no quorum -> NO
  * [UNAVAILABLE]. With nothing \Deleted no log entry is made.
  */
@@ -25,12 +28,13 @@ expunge_done(struct imap_session *s, int status, struct cmd_results *rs)
 		return;
 	}
 	enum cmd_status st = rs->r[0].status;
+	bool expunged = rs->r[0].nset1 > 0;
 	cmd_results_free(&rs);
 	if (st != CMD_OK) {
 		imap__cmd_status_no(s, st, "EXPUNGE");
 		return;
 	}
-	imap__ok(s, IMAP_CODE_NONE, "EXPUNGE completed");
+	imap__ok_expunged(s, expunged, "EXPUNGE completed");
 }
 
 void

@@ -15,6 +15,13 @@
  * IMAP_RUN_BYTES_MAX bytes it yields the loop to other sessions. Read
  * transactions are short: one per run, never held across a wait.
  *
+ * CONDSTORE (RFC 7162 §3.1.4): MODSEQ or CHANGEDSINCE make the session
+ * CONDSTORE-aware; with CHANGEDSINCE the set is first narrowed to the
+ * messages the MODSEQ index lists as changed since (the work is the number
+ * of changes, not the size of the set); UID FETCH's VANISHED modifier
+ * (§3.2.6) reports the set's UIDs expunged since in one "* VANISHED
+ * (EARLIER)" before any FETCH response.
+ *
  * Failure modes: bad items or set -> BAD; messages expunged by another
  * session meanwhile are skipped and the reply is NO [EXPUNGEISSUED]
  * (RFC 5530 §3); a body this node does not hold yet -> NO [UNAVAILABLE].
@@ -405,6 +412,30 @@ fetch_set_seen_submit(struct imap_session *s, struct fetch_op *op)
 	return 1;
 }
 
+/* UID FETCH ... (CHANGEDSINCE n VANISHED): the UIDs of the set expunged
+ * after n. "*" is taken as the highest UID the view knows of, so that
+ * "1:*" covers the expunged messages above the last one left. */
+static int
+fetch_vanished(struct imap_session *s, struct store_txn *t, const struct imap_arg *arg,
+               uint64_t since)
+{
+	struct imap_seqset set;
+	const char *str, *err;
+	if (!imap_arg_get_atom(arg, &str) ||
+	    imap_seqset_parse(imap__arena(s), str, strlen(str), IMAP_SEQSET_RANGES_MAX, &set,
+	                      &err) != 0)
+		return -1;
+	imap_seqset_resolve(&set, s->sel->uidnext > 1 ? s->sel->uidnext - 1 : 0);
+	uint32_t *gone;
+	int64_t n = imap__expunged_since(s, t, since, &set, &gone);
+	if (n < 0)
+		return -1;
+	if (n > 0)
+		imap__vanished_write(s, true, gone, (uint32_t)n);
+	free(gone);
+	return 0;
+}
+
 void
 imap__cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 {
@@ -419,7 +450,8 @@ imap__cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 		imap__bad(s, "Out of memory");
 		return;
 	}
-	unsigned enabled = 0;
+	unsigned enabled = ((s->flags & IMAP_SF_CONDSTORE) ? IMAP_FETCH_CONDSTORE : 0) |
+	                   ((s->flags & IMAP_SF_QRESYNC) ? IMAP_FETCH_QRESYNC : 0);
 	if (imap_fetch_parse(a, &cmd->args[1], cmd->uid, enabled, &op->plan, &err) != 0) {
 		imap__bad(s, "%s", err ? err : "Invalid FETCH items");
 		return;
@@ -429,6 +461,23 @@ imap__cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	op->needs = imap_fetch_needs(op->plan);
+	if (op->needs & FETCH_ENABLES_CONDSTORE)
+		imap__condstore_enable(s);
+	uint64_t since;
+	int vanished;
+	if (imap_fetch_changedsince(op->plan, &since, &vanished)) {
+		struct store_txn *t = NULL;
+		int rc = store_read_begin(imap__store(), &t);
+		if (rc == 0 && vanished)
+			rc = fetch_vanished(s, t, &cmd->args[0], since);
+		if (rc == 0 && op->n > 0)
+			rc = imap__changed_since(s, t, since, &op->seqs, &op->n);
+		store_read_end(&t);
+		if (rc != 0) {
+			imap__no(s, IMAP_CODE_UNAVAILABLE, "Cannot read the mailbox now");
+			return;
+		}
+	}
 	arena_init(&op->marena, FETCH_MSG_ARENA_MAX);
 	s->op = op;
 	s->op_release = fetch_release;

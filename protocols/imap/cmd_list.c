@@ -1,7 +1,8 @@
 /*
  * cmd_list: LIST (RFC 3501 §6.3.8, with LIST-EXTENDED RFC 5258 selection
- * and return options, CHILDREN RFC 3348, SPECIAL-USE RFC 6154 §2-3),
- * LSUB (§6.3.9) and Gmail's legacy XLIST (Outlook's folder roles).
+ * and return options, CHILDREN RFC 3348, SPECIAL-USE RFC 6154 §2-3,
+ * LIST-STATUS RFC 5819), LSUB (§6.3.9) and Gmail's legacy XLIST
+ * (Outlook's folder roles).
  *
  * Happy path: one read transaction takes the user's mailboxes and
  * subscriptions (both in name order); names that exist only as parents of
@@ -10,13 +11,25 @@
  * matched against the patterns (listmatch.h: "*" and "%", the reference
  * as a prefix) and written in modified UTF-7 with its attributes.
  *
- * Failure modes: an unknown option or malformed list -> BAD; a pattern
- * that is not valid modified UTF-7 -> BAD; the store cannot answer -> NO.
+ * Extended syntax (RFC 5258 §3: selection options, several patterns or
+ * RETURN): a name that is no mailbox is \NonExistent (which implies
+ * \Noselect) instead of \Noselect; SUBSCRIBED selects subscriptions,
+ * RECURSIVEMATCH adds ("CHILDINFO" ("SUBSCRIBED")) to a name with a
+ * subscribed descendant the patterns do not match, and returns such a
+ * name even when it is not subscribed itself (§3.5); REMOTE changes
+ * nothing (no remote mailboxes). RETURN (STATUS (...)) (RFC 5819) follows
+ * the LIST response of each selectable mailbox with its STATUS response.
+ *
+ * Failure modes: an unknown option, RECURSIVEMATCH without SUBSCRIBED
+ * (RFC 5258 §3.1, RFC 6154 §6), a repeated STATUS return option, an empty
+ * pattern list or a malformed list -> BAD; a pattern that is not valid
+ * modified UTF-7 -> BAD; the store cannot answer -> NO.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "node/lib/util.h"
+#include "node/net/conn.h"
 #include "node/store/store.h"
 #include "protocols/imap/imap_private.h"
 #include "protocols/imap/listmatch.h"
@@ -45,8 +58,11 @@ struct list_ctx {
 	size_t nbase; /* the mailboxes, in name order, before subscriptions */
 	/* options */
 	bool lsub, xlist;
+	bool extended; /* RFC 5258 syntax: \NonExistent */
 	bool sel_subscribed, sel_special, sel_recursive;
-	bool ret_subscribed;
+	bool ret_subscribed, ret_status;
+	struct imap_status_items status;
+	struct store_txn *t; /* open while a STATUS may follow */
 	struct imap_list_pattern pats[LIST_PATTERNS_MAX];
 	size_t npats;
 };
@@ -208,9 +224,10 @@ list_write(struct list_ctx *x, const struct list_entry *e, bool noselect, bool c
 	nbuf_init(&line, 16 * 1024);
 	nbuf_printf(&line, "* %s (", x->lsub ? "LSUB" : x->xlist ? "XLIST" : "LIST");
 	size_t mark = nbuf_avail(&line);
-	if (!(e->flags & LE_EXISTS) && x->sel_subscribed && (e->flags & LE_SUBSCRIBED))
+	if (!(e->flags & LE_EXISTS) &&
+	    (x->extended || (x->sel_subscribed && (e->flags & LE_SUBSCRIBED))))
 		nbuf_puts(&line, " \\NonExistent");
-	if (noselect || !(e->flags & LE_EXISTS))
+	else if (noselect || !(e->flags & LE_EXISTS))
 		nbuf_puts(&line, " \\Noselect");
 	if (!x->lsub)
 		nbuf_puts(&line, (e->flags & LE_CHILDREN) ? " \\HasChildren" : " \\HasNoChildren");
@@ -232,6 +249,34 @@ list_write(struct list_ctx *x, const struct list_entry *e, bool noselect, bool c
 	nbuf_puts(&line, "\r\n");
 	imap__write(s, nbuf_head(&line), nbuf_avail(&line));
 	nbuf_deinit(&line);
+	/* RFC 5819: the STATUS of each selectable mailbox after its LIST. */
+	struct store_mailbox m;
+	if (x->ret_status && (e->flags & LE_EXISTS) && !noselect && x->t != NULL &&
+	    store_mailbox_get(x->t, s->user_id, e->name, &m) == 1)
+		imap__status_write(s, x->t, &m, &x->status);
+	if (imap__output_full(s))
+		conn_flush(s->conn); /* the client reads; bounded by CONN_OUT_MAX */
+}
+
+/* RECURSIVEMATCH (RFC 5258 §3.5): a subscribed descendant of entry i that
+ * no pattern matches, which only CHILDINFO can tell about. */
+static bool
+list_hidden_subchild(const struct list_ctx *x, size_t i)
+{
+	const char *nm = x->v[i].name;
+	size_t len = strlen(nm);
+	if (!(x->v[i].flags & LE_SUBCHILD))
+		return false;
+	/* A walk over every name, for names with a subscribed descendant
+	 * only: a user has hundreds of mailboxes, not millions. */
+	for (size_t k = 0; k < x->n; k++) {
+		const struct list_entry *d = &x->v[k];
+		if (strncmp(d->name, nm, len) != 0 || d->name[len] != '.')
+			continue;
+		if ((d->flags & LE_SUBSCRIBED) && !(list_match(x, d->name) & IMAP_LIST_MATCH_YES))
+			return true;
+	}
+	return false;
 }
 
 static void
@@ -257,10 +302,9 @@ list_run(struct list_ctx *x)
 		if (x->sel_special && !(e->special && (e->flags & LE_EXISTS)))
 			continue;
 		if (x->sel_subscribed) {
-			if (e->flags & LE_SUBSCRIBED)
-				list_write(x, e, false, false);
-			else if (x->sel_recursive && (e->flags & LE_SUBCHILD))
-				list_write(x, e, false, true);
+			bool childinfo = x->sel_recursive && list_hidden_subchild(x, i);
+			if ((e->flags & LE_SUBSCRIBED) || childinfo)
+				list_write(x, e, false, childinfo);
 			continue;
 		}
 		if (!(e->flags & LE_EXISTS) && !(e->flags & LE_CHILDREN))
@@ -300,16 +344,29 @@ add_pattern(struct list_ctx *x, const char *ref, size_t rlen, const struct imap_
 
 /* Selection or return options of LIST-EXTENDED. */
 static int
-list_options(struct list_ctx *x, const struct imap_arg *arg, bool ret)
+list_options(struct list_ctx *x, const struct imap_arg *arg, bool ret, const char **error_r)
 {
 	const struct imap_arg *list;
 	size_t n;
+	*error_r = ret ? "Unknown LIST return option" : "Unknown LIST selection option";
 	if (!imap_arg_get_list(arg, &list, &n))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		const char *o;
 		if (!imap_arg_get_atom(&list[i], &o))
 			return -1;
+		if (ret && ascii_strcasecmp(o, "STATUS") == 0) {
+			/* RFC 5819: STATUS (items), once */
+			if (x->ret_status || i + 1 == n) {
+				*error_r = "Invalid STATUS return option";
+				return -1;
+			}
+			if (imap__status_items_parse(x->s, &list[i + 1], &x->status, error_r) != 0)
+				return -1;
+			x->ret_status = true;
+			i++;
+			continue;
+		}
 		if (!ret && ascii_strcasecmp(o, "SUBSCRIBED") == 0)
 			x->sel_subscribed = true;
 		else if (!ret && ascii_strcasecmp(o, "REMOTE") == 0)
@@ -341,16 +398,18 @@ imap__cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 	x.lsub = strcmp(cmd->name, "LSUB") == 0;
 	x.xlist = strcmp(cmd->name, "XLIST") == 0;
 	if (!x.lsub && !x.xlist && argc > 0 && args[0].type == IMAP_ARG_LIST) {
-		if (list_options(&x, &args[0], false) != 0) {
-			imap__bad(s, "Unknown LIST selection option");
+		if (list_options(&x, &args[0], false, &err) != 0) {
+			imap__bad(s, "%s", err);
 			return;
 		}
-		/* RFC 5258 §3: RECURSIVEMATCH needs another selection option. */
-		if (x.sel_recursive && !x.sel_subscribed && !x.sel_special) {
-			imap__bad(s, "RECURSIVEMATCH alone is not allowed");
+		/* RFC 5258 §3.1: RECURSIVEMATCH needs another selection option
+		 * it can apply to; SPECIAL-USE is not one (RFC 6154 §6). */
+		if (x.sel_recursive && !x.sel_subscribed) {
+			imap__bad(s, "RECURSIVEMATCH needs the SUBSCRIBED selection option");
 			return;
 		}
 		x.ret_subscribed = x.sel_subscribed;
+		x.extended = true;
 		i = 1;
 	}
 	if (argc < i + 2) {
@@ -372,6 +431,11 @@ imap__cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 	const struct imap_arg *plist;
 	size_t np;
 	if (!x.lsub && !x.xlist && imap_arg_get_list(&args[i + 1], &plist, &np)) {
+		if (np == 0) {
+			imap__bad(s, "Empty list of mailbox patterns");
+			return;
+		}
+		x.extended = true;
 		for (size_t k = 0; k < np; k++)
 			if (add_pattern(&x, ref, rlen, &plist[k], &err) != 0) {
 				imap__bad(s, "%s", err);
@@ -384,10 +448,11 @@ imap__cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 	i += 2;
 	if (i < argc && !x.lsub && !x.xlist && imap_arg_atom_equals(&args[i], "RETURN") &&
 	    i + 1 < argc) {
-		if (list_options(&x, &args[i + 1], true) != 0) {
-			imap__bad(s, "Unknown LIST return option");
+		if (list_options(&x, &args[i + 1], true, &err) != 0) {
+			imap__bad(s, "%s", err);
 			return;
 		}
+		x.extended = true;
 		i += 2;
 	}
 	if (i != argc) {
@@ -409,11 +474,14 @@ imap__cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 	x.nbase = x.n;
 	if (rc == 0)
 		rc = store_subs_foreach(t, s->user_id, collect_sub, &x);
-	store_read_end(&t);
 	if (rc != 0 || list_prepare(&x) != 0) {
+		store_read_end(&t);
 		imap__no(s, IMAP_CODE_UNAVAILABLE, "Cannot read the mailbox list now");
 		return;
 	}
+	/* The STATUS responses read in the same transaction: one snapshot. */
+	x.t = x.ret_status ? t : NULL;
 	list_run(&x);
+	store_read_end(&t);
 	imap__ok(s, IMAP_CODE_NONE, "%s completed", cmd->name);
 }

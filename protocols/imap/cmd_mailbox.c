@@ -13,7 +13,10 @@
  * missing -> NO [NONEXISTENT]; INBOX cannot be deleted -> NO [CANNOT];
  * an unknown USE attribute -> NO [USEATTR]; no quorum -> NO [UNAVAILABLE].
  * Deleting the selected mailbox deselects it (an untagged OK [CLOSED]).
+ * CREATE answers the new mailbox's MAILBOXID (RFC 8474 §4.1); RENAME
+ * keeps it (the mailbox id does not change).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "node/lib/log.h"
@@ -50,6 +53,15 @@ mailbox_done(struct imap_session *s, int status, struct cmd_results *rs)
 	if (op->type == CMD_MAILBOX_DELETE && s->sel && s->sel->id == r->id) {
 		imap__view_close(s);
 		imap__untagged(s, "OK [CLOSED] Selected mailbox was deleted");
+	}
+	if (op->type == CMD_MAILBOX_CREATE) {
+		/* RFC 8474 §4.1: the new mailbox's MAILBOXID in the tagged OK. */
+		char id[32], code[48];
+		imap__mailboxid_format(id, sizeof(id), r->id, r->uidvalidity);
+		snprintf(code, sizeof(code), "MAILBOXID (%s)", id);
+		cmd_results_free(&rs);
+		imap__ok_code(s, code, "%s completed", op->what);
+		return;
 	}
 	cmd_results_free(&rs);
 	imap__ok(s, IMAP_CODE_NONE, "%s completed", op->what);

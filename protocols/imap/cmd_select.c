@@ -8,17 +8,26 @@
  * this session through the replicated log (CMD_MAILBOX_CLAIM_RECENT: the
  * first session on any node to claim them gets them, RFC 3501 §2.3.2),
  * then builds the session's view in one read transaction and answers
- * FLAGS, PERMANENTFLAGS, EXISTS, RECENT, UNSEEN, UIDVALIDITY, UIDNEXT and
- * [READ-WRITE]. EXAMINE claims nothing and answers [READ-ONLY].
+ * FLAGS, PERMANENTFLAGS, EXISTS, RECENT, UNSEEN, UIDVALIDITY, UIDNEXT,
+ * HIGHESTMODSEQ (RFC 7162 §3.1.2.1: every mailbox keeps MODSEQs, so
+ * NOMODSEQ is never sent), MAILBOXID (RFC 8474 §4.3) and [READ-WRITE].
+ * EXAMINE claims nothing and answers [READ-ONLY]. Parameters (RFC 4466
+ * §2.1): CONDSTORE enables CONDSTORE (RFC 7162 §3.1.8); QRESYNC then
+ * reports what changed since the client's MODSEQ (condstore.c). A SELECT
+ * that closes a selected mailbox says so first with "* OK [CLOSED]"
+ * (RFC 7162 §3.2.11).
  * XXX RFC 3501 §2.3.2: messages that arrive while a mailbox is selected
  * are not claimed by that session (that would be a log write per delivery
  * and session); they stay \Recent for the next SELECT.
  *
- * Failure modes: no such mailbox -> NO [NONEXISTENT], and a session that
- * had a mailbox selected is left in the authenticated state (§6.3.1); a
+ * Failure modes: bad parameters (condstore.c) -> BAD, the selected
+ * mailbox staying selected; no such mailbox -> NO [NONEXISTENT], and a
+ * session that had a mailbox selected is left in the authenticated state
+ * (§6.3.1, after "* OK [CLOSED]"); a
  * claim that cannot be made (no quorum) is not an error: the mailbox is
  * selected without \Recent messages.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "node/lib/log.h"
@@ -33,7 +42,17 @@ struct select_op {
 	uint32_t mailbox_id;
 	uint32_t claim_uid;
 	bool readonly;
+	struct imap_select_params params;
 };
+
+void
+imap__mailboxid_format(char *buf, size_t n, uint32_t id, uint32_t uidvalidity)
+{
+	/* objectid (RFC 8474 §7); the id never changes with a RENAME and is
+	 * never given to another mailbox; the UIDVALIDITY makes it unique
+	 * across a restored index too. */
+	snprintf(buf, n, "M%08x%08x", id, uidvalidity);
+}
 
 static void
 select_finish(struct imap_session *s, uint32_t recent_lo, uint32_t recent_hi)
@@ -63,13 +82,24 @@ select_finish(struct imap_session *s, uint32_t recent_lo, uint32_t recent_hi)
 		nk = 0;
 	imap__flags_announce(s, names, (size_t)nk, op->readonly);
 	s->sel->nkeywords = (uint32_t)nk;
-	store_read_end(&t);
 	imap__untagged(s, "%u EXISTS", s->sel->count);
 	imap__untagged(s, "%u RECENT", s->sel->nrecent);
 	if (unseen)
 		imap__untagged(s, "OK [UNSEEN %u] First unseen", unseen);
 	imap__untagged(s, "OK [UIDVALIDITY %u] UIDs valid", m.uidvalidity);
 	imap__untagged(s, "OK [UIDNEXT %u] Predicted next UID", m.uidnext);
+	imap__untagged(s, "OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)m.highestmodseq);
+	char id[32];
+	imap__mailboxid_format(id, sizeof(id), m.id, m.uidvalidity);
+	imap__untagged(s, "OK [MAILBOXID (%s)] Ok", id);
+	/* The names stay valid until the transaction ends. */
+	rc = imap__qresync_report(s, t, &op->params, names, (size_t)nk);
+	store_read_end(&t);
+	if (rc != 0) {
+		imap__view_close(s);
+		imap__no(s, IMAP_CODE_UNAVAILABLE, "Cannot read the mailbox now");
+		return;
+	}
 	log_debug("imap", "event=select user=%s mailbox=%s messages=%u readonly=%d", s->user,
 	          s->sel->name, s->sel->count, op->readonly);
 	imap__ok(s, op->readonly ? IMAP_CODE_READONLY : IMAP_CODE_READWRITE, "%s completed",
@@ -99,13 +129,25 @@ imap__cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	char name[SCHEMA_NAME_MAX + 1];
 	const char *err;
 	bool examine = strcmp(cmd->name, "EXAMINE") == 0;
-	if (cmd->argc != 1) {
-		imap__bad(s, "%s takes one mailbox name", cmd->name);
+	struct imap_select_params params;
+	memset(&params, 0, sizeof(params));
+	if (cmd->argc < 1 || cmd->argc > 2) {
+		imap__bad(s, "%s takes one mailbox name and optional parameters", cmd->name);
 		return;
 	}
-	/* §6.3.1: a SELECT deselects first, whatever its outcome. */
-	if (s->sel)
+	if (cmd->argc == 2 && imap__select_params(s, &cmd->args[1], &params, &err) != 0) {
+		imap__bad(s, "%s", err);
+		return;
+	}
+	/* §6.3.1: a SELECT deselects first, whatever its outcome; RFC 7162
+	 * §3.2.11: the CLOSED response code marks where the old mailbox's
+	 * responses end. */
+	if (s->sel) {
 		imap__view_close(s);
+		imap__untagged(s, "OK [CLOSED] Previous mailbox closed");
+	}
+	if (params.condstore || params.qresync)
+		imap__condstore_enable(s);
 	if (imap__mailbox_arg(s, &cmd->args[0], 0, name, sizeof(name), &err) != 0) {
 		imap__no(s, IMAP_CODE_NONEXISTENT, "%s", err);
 		return;
@@ -132,6 +174,7 @@ imap__cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	op->mailbox_id = m.id;
 	op->readonly = examine;
+	op->params = params;
 	s->op = op;
 	if (examine || m.first_recent_uid >= m.uidnext) {
 		/* EXAMINE shows what is recent without taking it. */

@@ -29,6 +29,7 @@ enum {
 	IMAP_FETCH_CONDSTORE = 1 << 0, /* MODSEQ in every FETCH that changes flags */
 	IMAP_FETCH_UTF8 = 1 << 1,      /* UTF8=ACCEPT: 8-bit header strings as quoted */
 	IMAP_FETCH_REV2 = 1 << 2,      /* IMAP4rev2 output rules */
+	IMAP_FETCH_QRESYNC = 1 << 3,   /* QRESYNC enabled: the VANISHED modifier is allowed */
 };
 
 /* What the plan needs from the store for each message. */
@@ -46,12 +47,22 @@ enum {
 struct imap_fetch_plan;
 
 /* Parse the FETCH arguments after the sequence set: ALL, FAST, FULL, one
- * item or a parenthesised list, then optional modifiers (CHANGEDSINCE
- * once CONDSTORE exists). uid: UID FETCH (UID is then always returned).
+ * item or a parenthesised list, then optional modifiers: CHANGEDSINCE
+ * (RFC 7162 §3.1.4.1) and, for UID FETCH with QRESYNC enabled, VANISHED
+ * (§3.2.6). uid: UID FETCH (UID is then always returned).
  * Returns 0, or -1 with *error_r (answer BAD). */
 int imap_fetch_parse(struct arena *a, const struct imap_arg *args, int uid, unsigned enabled,
 		     struct imap_fetch_plan **plan_r, const char **error_r);
 unsigned imap_fetch_needs(const struct imap_fetch_plan *plan);
+/* The EMAILID of a message (RFC 8474 §5.1): "E" and the first 96 bits of
+ * its body's SHA-256 in hex, so that COPY and MOVE keep it; NUL-terminated
+ * in out. SEARCH EMAILID (§6) compares with this. */
+#define IMAP_EMAILID_LEN 25
+void imap_fetch_emailid(const uint8_t hash[CMD_HASH_LEN], char out[IMAP_EMAILID_LEN + 1]);
+/* The CHANGEDSINCE modifier: 1 with its MODSEQ in *modseq_r and whether
+ * VANISHED came with it, 0 when there is none. */
+int imap_fetch_changedsince(const struct imap_fetch_plan *plan, uint64_t *modseq_r,
+			    int *vanished_r);
 
 /* One message, as the session sees it. */
 struct imap_fetch_msg {

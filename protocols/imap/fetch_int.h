@@ -30,6 +30,8 @@ enum imap__fetch_kind {
 	FETCH_K_MODSEQ,
 	FETCH_K_SAVEDATE,
 	FETCH_K_PREVIEW,
+	FETCH_K_EMAILID,
+	FETCH_K_THREADID,
 };
 
 enum imap__fetch_sec {
@@ -45,7 +47,7 @@ enum imap__fetch_sec {
 struct imap__fetch_item {
 	uint8_t kind; /* enum imap__fetch_kind */
 	uint8_t sec;  /* enum imap__fetch_sec */
-	uint8_t peek;
+	uint8_t peek; /* BODY.PEEK; PREVIEW: (LAZY) */
 	uint8_t partial;
 	/* SECTION: the response's name without "<origin>" ("BODY[1.MIME]",
 	 * "RFC822.HEADER"), and the section for mime_section_find() */
@@ -65,7 +67,7 @@ struct imap_fetch_plan {
 	unsigned enabled;
 	uint8_t uid; /* UID FETCH: UID is always returned */
 	uint8_t has_uid, has_flags, has_modseq;
-	uint8_t changedsince_set;
+	uint8_t changedsince_set, vanished;
 	uint64_t changedsince;
 };
 

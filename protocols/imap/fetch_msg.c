@@ -9,7 +9,11 @@
  * a FETCH that sets \Seen adds FLAGS when they were not asked for (RFC
  * 3501 §6.4.5 "SHOULD be included"); with CONDSTORE enabled, any response
  * with FLAGS carries MODSEQ, and CHANGEDSINCE implies MODSEQ (RFC 7162
- * §3.1.4.1) and skips messages not changed since.
+ * §3.1.4.1) and skips messages not changed since. EMAILID is the first 96
+ * bits of the body's SHA-256, so that copies and moves keep it (RFC 8474
+ * §5.1: it names the content, which mailnode never changes).
+ * XXX RFC 8474 §5.2: THREADID is NIL, which the RFC allows for a server
+ * that does not assign thread identifiers.
  *
  * The tree: the cached one, or, when none is cached, parsed here from the
  * bytes (fetch.h tells the session to pass them then) and freed before
@@ -22,6 +26,7 @@
  */
 #include "protocols/imap/fetch_int.h"
 
+#include <string.h>
 #include <time.h>
 
 #include "node/lib/util.h"
@@ -85,22 +90,33 @@ fetch_date(struct imap_fetch_out *o, const char *name, int64_t t)
 	                          tm.tm_sec);
 }
 
+/* RFC 8970 §3.2: the preview the tree cached at delivery, else one made
+ * from the bytes now; "" when the message has no text for one. Only with
+ * LAZY and neither (a tree cached before previews were, the file not
+ * mapped: making it would mean reading the message) is it NIL (§4.1). */
 static int
 fetch_preview(const struct imap_fetch_plan *plan, const struct imap_fetch_msg *msg,
               const struct mime_message *tree, struct imap_fetch_out *o)
 {
+	int utf8 = !!(plan->enabled & IMAP_FETCH_UTF8);
+	if (tree->preview != NULL)
+		return imap__fetch_puts(o, "PREVIEW ") == 0 &&
+		                       imap__fetch_string(o, tree->preview, strlen(tree->preview),
+		                                          utf8) == 0
+		               ? 0
+		               : -1;
+	if (msg->bytes == NULL)
+		return imap__fetch_puts(o, "PREVIEW NIL");
 	struct nbuf b;
 	nbuf_init(&b, 4 * MIME_PREVIEW_CHARS + 16);
 	int rc = mime_preview(tree, msg->bytes, msg->len, &b);
-	if (rc == 1)
+	if (rc >= 0)
 		rc = imap__fetch_puts(o, "PREVIEW ") == 0 &&
-		                     imap__fetch_string(o, (const char *)nbuf_head(&b),
-		                                        nbuf_avail(&b),
-		                                        !!(plan->enabled & IMAP_FETCH_UTF8)) == 0
+		                     imap__fetch_string(o,
+		                                        rc == 1 ? (const char *)nbuf_head(&b) : "",
+		                                        rc == 1 ? nbuf_avail(&b) : 0, utf8) == 0
 		             ? 0
 		             : -1;
-	else if (rc == 0)
-		rc = imap__fetch_puts(o, "PREVIEW NIL");
 	nbuf_deinit(&b);
 	return rc < 0 ? -1 : 0;
 }
@@ -142,6 +158,13 @@ fetch_item(const struct imap_fetch_plan *plan, const struct imap__fetch_item *it
 		return fetch_date(o, "SAVEDATE", rec->savedate);
 	case FETCH_K_PREVIEW:
 		return fetch_preview(plan, msg, tree, o);
+	case FETCH_K_EMAILID: {
+		char id[IMAP_EMAILID_LEN + 1];
+		imap_fetch_emailid(rec->hash, id);
+		return imap__fetch_printf(o, "EMAILID (%s)", id);
+	}
+	case FETCH_K_THREADID:
+		return imap__fetch_puts(o, "THREADID NIL");
 	}
 	return -1;
 }
@@ -171,6 +194,19 @@ fetch_items(const struct imap_fetch_plan *plan, const struct imap_fetch_msg *msg
 	    imap__fetch_printf(o, " MODSEQ (%llu)", (unsigned long long)rec->modseq) != 0)
 		return -1;
 	return imap__fetch_puts(o, ")\r\n");
+}
+
+void
+imap_fetch_emailid(const uint8_t hash[CMD_HASH_LEN], char out[IMAP_EMAILID_LEN + 1])
+{
+	/* objectid (RFC 8474 §7): 1*255(ALPHA / DIGIT / "_" / "-") */
+	static const char hex[] = "0123456789abcdef";
+	out[0] = 'E';
+	for (size_t i = 0; i < (IMAP_EMAILID_LEN - 1) / 2; i++) {
+		out[1 + 2 * i] = hex[hash[i] >> 4];
+		out[2 + 2 * i] = hex[hash[i] & 15];
+	}
+	out[IMAP_EMAILID_LEN] = '\0';
 }
 
 int

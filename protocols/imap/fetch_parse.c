@@ -1,7 +1,8 @@
 /*
  * fetch_parse: FETCH data items to a plan (RFC 3501 §6.4.5 and §9
  * fetch-att; RFC 9051 §6.4.5; CHANGEDSINCE and MODSEQ of RFC 7162 §3.1.4
- * and §3.1.5; SAVEDATE RFC 8514 §4; PREVIEW RFC 8970 §3).
+ * and §3.1.5, VANISHED §3.2.6; SAVEDATE RFC 8514 §4; PREVIEW RFC 8970 §3;
+ * EMAILID and THREADID RFC 8474 §5).
  *
  * Happy path: "(UID FLAGS BODY.PEEK[HEADER.FIELDS (From To)]<0.100>)"
  * arrives as the IMAP parser's argument tree; each item becomes an entry
@@ -16,7 +17,9 @@
  * section-spec (part numbers with leading zeros, MIME without a part,
  * HEADER.FIELDS without its list, anything after TEXT), header field
  * names that are not RFC 5322 field names, partial size 0, more than the
- * *_MAX limits of fetch_int.h, unknown modifiers.
+ * *_MAX limits of fetch_int.h, unknown modifiers, CHANGEDSINCE 0 or above
+ * 2^63-1 (RFC 7162 §7 mod-sequence-value), VANISHED without CHANGEDSINCE,
+ * in a FETCH that is not UID FETCH or before ENABLE QRESYNC (§3.2.6).
  * XXX RFC 3516: BINARY, BINARY.PEEK and BINARY.SIZE are refused for now.
  */
 #include "protocols/imap/fetch_int.h"
@@ -68,7 +71,9 @@ fetch_item_new(struct fetch_parser *p, enum imap__fetch_kind kind)
 		plan->needs |= FETCH_NEED_TREE;
 		break;
 	case FETCH_K_PREVIEW:
-		plan->needs |= FETCH_NEED_TREE | FETCH_NEED_FILE;
+		/* the cached tree carries the preview; the file only without
+		 * LAZY (fetch_att), for messages cached before it did */
+		plan->needs |= FETCH_NEED_TREE;
 		break;
 	default:
 		break;
@@ -255,6 +260,8 @@ static const struct {
         {"MODSEQ", FETCH_K_MODSEQ, 0, 0},
         {"SAVEDATE", FETCH_K_SAVEDATE, 0, 0},
         {"PREVIEW", FETCH_K_PREVIEW, 0, 0},
+        {"EMAILID", FETCH_K_EMAILID, 0, 0},
+        {"THREADID", FETCH_K_THREADID, 0, 0},
         {"RFC822", FETCH_K_SECTION, FETCH_SEC_ALL, 0},
         {"RFC822.HEADER", FETCH_K_SECTION, FETCH_SEC_HEADER, 1},
         {"RFC822.TEXT", FETCH_K_SECTION, FETCH_SEC_TEXT, 0},
@@ -294,9 +301,14 @@ fetch_att(struct fetch_parser *p, const struct imap_arg *args, size_t *i)
 		struct imap__fetch_item *it = fetch_item_new(p, fetch_atoms[k].kind);
 		if (it == NULL)
 			return -1;
-		if (it->kind == FETCH_K_PREVIEW && args[*i].type != IMAP_ARG_EOL &&
-		    fetch_preview_mods(&args[*i]))
-			(*i)++;
+		if (it->kind == FETCH_K_PREVIEW) {
+			if (args[*i].type != IMAP_ARG_EOL && fetch_preview_mods(&args[*i])) {
+				it->peek = 1; /* LAZY */
+				(*i)++;
+			} else {
+				p->plan->needs |= FETCH_NEED_FILE;
+			}
+		}
 		if (it->kind != FETCH_K_SECTION)
 			return 0;
 		it->sec = fetch_atoms[k].sec;
@@ -330,18 +342,29 @@ fetch_modifiers(struct fetch_parser *p, const struct imap_arg *list, size_t coun
 		return fetch_fail(p, "Empty fetch modifier list");
 	for (size_t i = 0; i < count; i++) {
 		if (imap_arg_atom_equals(&list[i], "CHANGEDSINCE")) {
+			/* mod-sequence-value: 1 .. 2^63-1 */
 			if (plan->changedsince_set || i + 1 == count ||
-			    !imap_arg_get_number(&list[i + 1], INT64_MAX, &plan->changedsince))
+			    !imap_arg_get_number(&list[i + 1], INT64_MAX, &plan->changedsince) ||
+			    plan->changedsince == 0)
 				return fetch_fail(p, "Invalid CHANGEDSINCE");
 			plan->changedsince_set = 1;
 			plan->needs |= FETCH_ENABLES_CONDSTORE;
 			i++;
 		} else if (imap_arg_atom_equals(&list[i], "VANISHED")) {
-			return fetch_fail(p, "VANISHED needs QRESYNC, which is not enabled");
+			if (!(plan->enabled & IMAP_FETCH_QRESYNC))
+				return fetch_fail(p,
+				                  "VANISHED needs QRESYNC, which is not enabled");
+			if (!plan->uid)
+				return fetch_fail(p, "VANISHED is for UID FETCH only");
+			if (plan->vanished)
+				return fetch_fail(p, "Invalid VANISHED");
+			plan->vanished = 1;
 		} else {
 			return fetch_fail(p, "Unknown fetch modifier");
 		}
 	}
+	if (plan->vanished && !plan->changedsince_set)
+		return fetch_fail(p, "VANISHED needs CHANGEDSINCE");
 	return 0;
 }
 
@@ -432,4 +455,12 @@ unsigned
 imap_fetch_needs(const struct imap_fetch_plan *plan)
 {
 	return plan->needs;
+}
+
+int
+imap_fetch_changedsince(const struct imap_fetch_plan *plan, uint64_t *modseq_r, int *vanished_r)
+{
+	*modseq_r = plan->changedsince_set ? plan->changedsince : 0;
+	*vanished_r = plan->vanished;
+	return plan->changedsince_set;
 }

@@ -13,7 +13,8 @@
  *                    FETCH FLAGS, RFC 3501 §5.2, §7.4.1)
  *   util.c           flags, mailbox names, quoting, response codes
  *   cmd_any.c        CAPABILITY, NOOP, LOGOUT, ID, ENABLE, NAMESPACE
- *   cmd_auth.c       STARTTLS, LOGIN, AUTHENTICATE (SASL-IR)
+ *   cmd_auth.c       STARTTLS, LOGIN, AUTHENTICATE (SASL-IR),
+ *                    UNAUTHENTICATE (RFC 8437)
  *   cmd_select.c     SELECT, EXAMINE, UNSELECT, CLOSE, CHECK
  *   cmd_mailbox.c    CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE
  *   cmd_list.c       LIST (LIST-EXTENDED, SPECIAL-USE), LSUB, XLIST
@@ -23,8 +24,17 @@
  *   cmd_expunge.c    EXPUNGE, UID EXPUNGE
  *   cmd_copy.c       COPY, MOVE
  *   cmd_fetch.c      FETCH glue to the engine (fetch.h), streamed
- *   cmd_search.c     SEARCH glue to the engine (search.h), pool for text
+ *   cmd_search.c     SEARCH glue to the engine (search.h), pool for text;
+ *                    ESEARCH, SEARCHRES ($), and the runner SORT and
+ *                    THREAD share (search_run.h)
+ *   cmd_sort.c       SORT, UID SORT (RFC 5256, 5957, ESORT RFC 5267)
+ *   cmd_thread.c     THREAD, UID THREAD (RFC 5256)
+ *   context.c        RETURN (UPDATE) contexts, CANCELUPDATE (RFC 5267 §4.3)
  *   cmd_idle.c       IDLE
+ *   cmd_quota.c      GETQUOTA, GETQUOTAROOT, SETQUOTA (QUOTA, RFC 9208)
+ *   cmd_replace.c    REPLACE, UID REPLACE (RFC 8508)
+ *   condstore.c      CONDSTORE and QRESYNC (RFC 7162): enabling, the
+ *                    select parameters, VANISHED, changes since a MODSEQ
  *
  * Owner: the connection (c->data) owns the session; it is freed in
  * on_close, the libuv close callback. Work that outlives it (a SEARCH in
@@ -53,6 +63,7 @@ struct msgin;
 struct cmd_batch;
 struct cmd_results;
 struct imap_session;
+struct imap_search_context;
 
 /* Unconsumed input held per connection; the parser takes bytes from it
  * as it goes, so this bounds memory, not the command length. */
@@ -113,6 +124,9 @@ enum {
 	IMAP_SF_QUEUED = 1 << 7,       /* on the deferred or throttled list */
 	IMAP_SF_CMD = 1 << 8,          /* a command is running */
 	IMAP_SF_UTF8 = 1 << 9,         /* UTF8=ACCEPT enabled (later work) */
+	IMAP_SF_CONDSTORE = 1 << 10,   /* a CONDSTORE enabling command ran (RFC 7162 §3.1) */
+	IMAP_SF_QRESYNC = 1 << 11,     /* ENABLE QRESYNC was answered ENABLED (§3.2.3) */
+	IMAP_SF_HMS_DUE = 1 << 12,     /* "* OK [HIGHESTMODSEQ]" goes with the next reply */
 };
 
 /* The selected mailbox as this session sees it (RFC 3501 §2.3.1). */
@@ -123,6 +137,8 @@ struct imap_mailbox {
 	uint32_t count;                /* messages in the view (kept while uids is released) */
 	uint64_t modseq_flags;         /* flag changes reported up to here */
 	uint64_t modseq_exp;           /* expunges reported up to here */
+	uint64_t exp_pending;          /* lowest MODSEQ of an expunge held back while
+	                                * FETCH, STORE or SEARCH ran (0: none) */
 	uint32_t recent_lo, recent_hi; /* UIDs \Recent in this session: [lo, hi) */
 	uint32_t nrecent;              /* of them still in the view */
 	uint32_t nkeywords;            /* keywords announced in FLAGS */
@@ -131,6 +147,11 @@ struct imap_mailbox {
 	bool readonly;
 	struct store_watch *watch;
 	char *name; /* UTF-8, for logs */
+	/* RFC 5182 SEARCHRES "$": the saved search result as UIDs, one heap
+	 * block (cmd_search.c); NULL when empty. Freed with the view. */
+	struct imap_seqset *saved;
+	/* RFC 5267 updating search contexts (context.c), freed with the view */
+	struct imap_search_context *contexts;
 };
 
 /* A command of the dispatch table (session.c). */
@@ -328,6 +349,32 @@ uint32_t imap__view_ranges(struct imap_session *s, const uint32_t *seqs, uint32_
                            struct uid_range **ranges_r);
 /* The selected mailbox changed in the store (watch callback). */
 void imap__view_notify(struct imap_session *s);
+/* context.c, for the view's synchronisation: the UIDs about to be
+ * reported expunged (before EXPUNGE or VANISHED: REMOVEFROM); the changes
+ * up to highestmodseq after EXISTS and FETCH (ADDTO, REMOVEFROM); and the
+ * contexts' memory when the view goes. */
+void imap__contexts_expunge(struct imap_session *s, const uint32_t *uids, uint32_t n);
+void imap__contexts_sync(struct imap_session *s, struct store_txn *t, uint64_t highestmodseq);
+void imap__contexts_free(struct imap_mailbox *sel);
+/* What a FETCH line about a message's state carries. */
+enum {
+	IMAP_FL_FLAGS = 1 << 0,
+	IMAP_FL_UID = 1 << 1,
+	IMAP_FL_MODSEQ = 1 << 2,
+};
+/* Write "* seq FETCH (FLAGS (..) UID u MODSEQ (m))" for m, with what is
+ * asked and what the session's CONDSTORE/QRESYNC state adds (MODSEQ, UID:
+ * RFC 7162 §3.1, §3.2.4). line is scratch space. */
+void imap__view_fetch_line(struct imap_session *s, struct nbuf *line, uint32_t seq,
+                           const struct store_msg *m, const struct cmd_str *names, size_t nnames,
+                           unsigned what);
+/* The HIGHESTMODSEQ the client may rely on: everything up to it was
+ * reported (an expunge held back during FETCH/STORE/SEARCH lowers it). */
+uint64_t imap__view_highestmodseq(const struct imap_session *s);
+/* With a reply: "* OK [HIGHESTMODSEQ n]" when CONDSTORE was just enabled
+ * in the selected state, or (noexp: the command could not report
+ * expunges) when an expunge is held back. */
+void imap__view_hms_report(struct imap_session *s, bool noexp);
 
 /* --- util.c ---------------------------------------------------------- */
 
@@ -359,6 +406,77 @@ void imap__special_use_write(struct nbuf *out, uint32_t bits, bool xlist);
 /* RFC 3501 date-time ("17-Jul-1996 02:44:25 -0700") to epoch seconds.
  * Returns 0 or -1. */
 int imap__datetime_parse(const char *s, size_t len, int64_t *t_r);
+/* Octets in units of 1024, rounded up (QUOTA STORAGE, RFC 9208 §5.1). */
+static inline uint64_t
+imap__kib_up(uint64_t bytes)
+{
+	return bytes / 1024 + (bytes % 1024 != 0);
+}
+/* The MAILBOXID of a mailbox (RFC 8474 §4): an objectid from its id,
+ * which a RENAME keeps. */
+void imap__mailboxid_format(char *buf, size_t n, uint32_t id, uint32_t uidvalidity);
+
+/* --- cmd_status.c ---------------------------------------------------- */
+
+#define IMAP_STATUS_ITEMS_MAX 32
+struct imap_status_items {
+	uint8_t v[IMAP_STATUS_ITEMS_MAX];
+	size_t n;
+};
+/* A STATUS item list "(MESSAGES UIDNEXT ...)"; HIGHESTMODSEQ makes the
+ * session CONDSTORE-aware. Returns 0, or -1 with *error_r (BAD). */
+int imap__status_items_parse(struct imap_session *s, const struct imap_arg *arg,
+                             struct imap_status_items *items, const char **error_r);
+/* "* STATUS name (...)" for mailbox m, read in t. Returns 0 or -1. */
+int imap__status_write(struct imap_session *s, struct store_txn *t, const struct store_mailbox *m,
+                       const struct imap_status_items *items);
+
+/* --- condstore.c ----------------------------------------------------- */
+
+/* A CONDSTORE enabling command ran (RFC 7162 §3.1): FETCH responses carry
+ * MODSEQ from now on, and a selected mailbox's HIGHESTMODSEQ goes with the
+ * reply. Idempotent. */
+void imap__condstore_enable(struct imap_session *s);
+/* "* VANISHED [(EARLIER) ]uids" for n ascending UIDs (RFC 7162 §3.2.10),
+ * in as many lines as keep each under IMAP_VANISHED_LINE_MAX. */
+void imap__vanished_write(struct imap_session *s, bool earlier, const uint32_t *uids, uint32_t n);
+#define IMAP_VANISHED_LINE_MAX 8000
+/* The tagged OK of a command that expunged (EXPUNGE, UID EXPUNGE, MOVE,
+ * REPLACE): with QRESYNC enabled and messages expunged, the expunges are
+ * reported first and the OK carries HIGHESTMODSEQ (RFC 7162 §3.2.7). */
+void imap__ok_expunged(struct imap_session *s, bool expunged, const char *text);
+
+/* SELECT/EXAMINE parameters (RFC 4466 §2.1; RFC 7162 §3.1.8, §3.2.5). */
+struct imap_select_params {
+	bool condstore;
+	bool qresync;
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	bool has_known;
+	struct imap_seqset known; /* known-uids (the command's arena) */
+};
+/* Parse the optional parameter list. Returns 0, or -1 with *error_r
+ * (answer BAD: unknown parameter, bad syntax, QRESYNC not enabled). */
+int imap__select_params(struct imap_session *s, const struct imap_arg *arg,
+                        struct imap_select_params *p, const char **error_r);
+/* QRESYNC at selection (RFC 7162 §3.2.5.1): "* VANISHED (EARLIER)" for
+ * the known UIDs expunged after p->modseq, then FETCH (UID FLAGS MODSEQ)
+ * of the known messages changed after it; nothing when the UIDVALIDITY
+ * differs. t: the transaction the view was built in. Returns 0 or -1. */
+int imap__qresync_report(struct imap_session *s, struct store_txn *t,
+                         const struct imap_select_params *p, const struct cmd_str *names,
+                         size_t nnames);
+/* UIDs of the selected mailbox expunged with a MODSEQ above since, within
+ * set (none: all), ascending, heap-allocated in *uids_r (free it).
+ * Returns the count, or -1 on a store error. */
+int64_t imap__expunged_since(struct imap_session *s, struct store_txn *t, uint64_t since,
+                             const struct imap_seqset *set, uint32_t **uids_r);
+/* Narrow seqs (ascending sequence numbers of the loaded view) to the
+ * messages whose MODSEQ is above since, from the MODSEQ index: the work is
+ * the number of changes, not of messages. The result replaces *seqs and *n
+ * (the command's arena). Returns 0, or -1 (store error, memory). */
+int imap__changed_since(struct imap_session *s, struct store_txn *t, uint64_t since,
+                        uint32_t **seqs, uint32_t *n);
 
 /* --- command handlers ------------------------------------------------ */
 
@@ -370,6 +488,9 @@ imap_cmd_fn imap__cmd_create, imap__cmd_delete, imap__cmd_rename, imap__cmd_subs
 imap_cmd_fn imap__cmd_list, imap__cmd_status;
 imap_cmd_fn imap__cmd_append, imap__cmd_store, imap__cmd_expunge, imap__cmd_copy;
 imap_cmd_fn imap__cmd_fetch, imap__cmd_search, imap__cmd_idle;
+imap_cmd_fn imap__cmd_sort, imap__cmd_thread, imap__cmd_cancelupdate;
+imap_cmd_fn imap__cmd_unauthenticate, imap__cmd_getquota, imap__cmd_getquotaroot,
+        imap__cmd_setquota, imap__cmd_replace;
 
 /* cmd_auth.c: a line while a SASL exchange waits (NULL: too long). */
 void imap__sasl_line(struct imap_session *s, const char *line, size_t len);
@@ -378,6 +499,20 @@ void imap__auth_release(struct imap_session *s);
 int imap__literal_sink(void *ctx, enum imap_literal_event ev, const struct imap_literal_info *info,
                        const unsigned char *data, size_t len, const char **error_r);
 void imap__append_release(struct imap_session *s);
+/* The mailbox named by arg: 1 found (id in *id_r), 0 absent, -1 error. */
+int imap__append_mailbox(struct imap_session *s, const struct imap_arg *arg, uint32_t *id_r);
+/* APPEND's optional flag list and date-time from args[*i] on, up to the
+ * literal at args[argc - 1]. Returns 0, or -1 with *error_r (BAD). */
+int imap__append_options(struct imap_session *s, const struct imap_arg *args, size_t argc,
+                         size_t *i, uint32_t *flags_r, const char ***names_r, uint32_t *nnames_r,
+                         int64_t *date_r, const char **error_r);
+/* cmd_replace.c: the message a REPLACE literal replaces, checked before
+ * the "+" (RFC 8508 §3). Returns 0, or -1 with *error_r and maybe
+ * s->append_code. */
+int imap__replace_check(struct imap_session *s, const struct imap_literal_info *info,
+                        const char **error_r);
+/* session.c: back to the not-authenticated state (UNAUTHENTICATE). */
+void imap__unauthenticated(struct imap_session *s);
 /* cmd_idle.c: a line during IDLE; a change or keepalive during IDLE. */
 void imap__idle_line(struct imap_session *s, const char *line, size_t len);
 void imap__idle_keepalive(struct imap_session *s);

@@ -130,7 +130,9 @@ st_name(struct imap_parser *p, struct nbuf *in)
 	}
 	p->cmd.name = name;
 	p->section_ok = name_is(name, have, "FETCH") || name_is(name, have, "NOTIFY");
-	p->is_append = !p->cmd.uid && name_is(name, have, "APPEND");
+	/* APPEND's and REPLACE's (RFC 8508) message literal: the sink decides. */
+	p->is_append =
+	        (!p->cmd.uid && name_is(name, have, "APPEND")) || name_is(name, have, "REPLACE");
 	p->state = IMAP_PS_AFTER_ARG;
 	return 0;
 }

@@ -30,6 +30,15 @@ imap__capability_write(struct imap_session *s, struct nbuf *out)
 	struct conn *c = s->conn;
 	nbuf_puts(out, "IMAP4rev1 SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE "
 	               "SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED XLIST");
+	/* RFC 7162, 8438, 5819, 9208 (no QUOTASET: SETQUOTA is refused), 8514,
+	 * 8508. XXX RFC 8474: OBJECTID (MAILBOXID, EMAILID and THREADID work)
+	 * is advertised once SEARCH has its EMAILID and THREADID keys (§6). */
+	nbuf_puts(out, " CONDSTORE QRESYNC STATUS=SIZE LIST-STATUS QUOTA QUOTA=RES-STORAGE"
+	               " QUOTA=RES-MESSAGE SAVEDATE REPLACE");
+	/* RFC 4731, 5182, 5032, 5256, 5957, 5267 (UPDATE for record-only
+	 * SEARCH programs: see context.c), 8970 */
+	nbuf_puts(out, " ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT CONTEXT=SEARCH"
+	               " CONTEXT=SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES PREVIEW");
 	if (s->state == IMAP_S_NOAUTH) {
 		int plain = login_plaintext_ok(c);
 		/* Before authentication the parser takes {n+} up to 4096 bytes
@@ -51,6 +60,8 @@ imap__capability_write(struct imap_session *s, struct nbuf *out)
 	}
 	nbuf_printf(out, " LITERAL+ APPENDLIMIT=%llu",
 	            (unsigned long long)MIN(imap__message_size_max(), (uint64_t)UINT32_MAX));
+	/* RFC 8437: only meaningful once authenticated. */
+	nbuf_puts(out, " UNAUTHENTICATE");
 }
 
 /* --- replies --------------------------------------------------------- */
@@ -136,6 +147,7 @@ imap_tagged(struct imap_session *s, const char *status, const char *code, const 
 		if (s->cmd && s->cmd->uid)
 			f |= IMAP_SYNC_UID;
 		imap__view_sync(s, f, 0);
+		imap__view_hms_report(s, (s->def->flags & DEF_NOEXP) != 0);
 	}
 	imap_vline(s, tag, status, code, fmt, ap);
 	free(s->saved_tag);

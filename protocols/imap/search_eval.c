@@ -1,6 +1,7 @@
 /*
  * search_eval: evaluating a SEARCH program against one message (RFC 3501
- * §6.4.4; RFC 9051 §6.4.4; RFC 5182 "$").
+ * §6.4.4; RFC 9051 §6.4.4; RFC 5182 "$"; RFC 5032 OLDER/YOUNGER; RFC 7162
+ * MODSEQ; RFC 8514 SAVEDBEFORE/SAVEDON/SAVEDSINCE).
  *
  * Happy path: a walk of the program tree that short-circuits: an AND stops
  * at its first false child, an OR at its first true one. The parser put
@@ -13,7 +14,10 @@
  *
  * Dates compare calendar days (RFC 3501 §6.4.4 "disregarding time and
  * timezone"): INTERNALDATE in UTC, which is how FETCH shows it (+0000);
- * the Date: header in the sender's own zone.
+ * the Date: header in the sender's own zone; the save date in UTC.
+ * OLDER n holds when INTERNALDATE < now - n, YOUNGER n when it is >= now
+ * - n (RFC 5032 §3), so the two partition the mailbox. A message without
+ * a save date (none is stored: 0) matches no SAVED* key.
  *
  * "*" in a set means the mailbox's largest number; the program is shared
  * between threads, so it is resolved here per test instead of rewriting
@@ -100,6 +104,14 @@ search_eval(const struct imap__search_node *n, const struct imap_search_ctx *ctx
 		return n->cmp > 0 ? rec->size > n->num : rec->size < n->num;
 	case SEARCH_OP_DATE:
 		return search_cmp_day(imap__search_day_of(rec->internaldate), n);
+	case SEARCH_OP_SAVED:
+		return rec->savedate != 0 && search_cmp_day(imap__search_day_of(rec->savedate), n);
+	case SEARCH_OP_WITHIN:
+		if (n->cmp < 0)
+			return rec->internaldate < ctx->now - (int64_t)n->num;
+		return rec->internaldate >= ctx->now - (int64_t)n->num;
+	case SEARCH_OP_MODSEQ:
+		return rec->modseq >= n->num;
 	case SEARCH_OP_SENT:
 		return run ? imap__search_sent(run, n) : SEARCH_UNKNOWN;
 	case SEARCH_OP_HEADER:

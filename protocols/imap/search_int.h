@@ -37,6 +37,9 @@ enum imap__search_op {
 	SEARCH_OP_HEADER,  /* field str contains folded needle ("": has it) */
 	SEARCH_OP_BODY,    /* decoded body text contains needle */
 	SEARCH_OP_TEXT,    /* decoded header or body text contains needle */
+	SEARCH_OP_WITHIN,  /* OLDER (cmp -1) / YOUNGER (cmp 1) than num seconds */
+	SEARCH_OP_MODSEQ,  /* MODSEQ >= num */
+	SEARCH_OP_SAVED,   /* SAVEDBEFORE/SAVEDON/SAVEDSINCE (cmp -1/0/1) on day */
 };
 
 /* Evaluation cost classes: what a key needs from the message. */
@@ -55,7 +58,7 @@ struct imap__search_node {
 	uint8_t want;  /* KEYWORD: 1 set, 0 unset */
 	uint8_t saved; /* SEQ, UID: "$" */
 	uint32_t flags_on, flags_off;
-	uint64_t num;       /* SIZE */
+	uint64_t num;       /* SIZE, WITHIN, MODSEQ */
 	int64_t day;        /* DATE, SENT: days since 1970-01-01 */
 	const char *str;    /* KEYWORD flag, HEADER field name (NUL-terminated) */
 	const char *needle; /* folded, HEADER/BODY/TEXT */

@@ -1,6 +1,8 @@
 /*
  * search_parse: SEARCH arguments to a program (RFC 3501 §6.4.4 and §9
- * search-key; RFC 9051 §6.4.4; "$" of RFC 5182 SEARCHRES).
+ * search-key; RFC 9051 §6.4.4; "$" of RFC 5182 SEARCHRES; OLDER and
+ * YOUNGER of RFC 5032 §3; MODSEQ of RFC 7162 §3.1.5; SAVEDBEFORE,
+ * SAVEDON, SAVEDSINCE and SAVEDATESUPPORTED of RFC 8514 §4.3).
  *
  * Happy path: "CHARSET UTF-8 OR (FROM alice UNSEEN) SUBJECT x" becomes a
  * tree of nodes in the caller's arena: the top level and every
@@ -20,6 +22,10 @@
  * XXX RFC 3501 §6.4.4: US-ASCII strings with 8-bit bytes are taken as
  * UTF-8 rather than refused; KEYWORD accepts the system flags (\Seen...)
  * as the flag they name, as other servers do.
+ * MODSEQ's optional entry name and type ("/flags/\draft" all) are checked
+ * and then ignored: the store keeps one MODSEQ per message, which RFC 7162
+ * §3.1.5 allows ("MUST ignore" them then). SAVEDATESUPPORTED matches every
+ * message: every mailbox keeps save dates.
  */
 #include "protocols/imap/search_int.h"
 
@@ -159,6 +165,9 @@ search_set(struct search_parser *p, const struct imap_arg *arg, struct imap__sea
 	}
 	if (imap_seqset_parse(p->a, s, arg->len, IMAP_SEQSET_RANGES_MAX, &n->set, &error) != 0)
 		return search_fail(p, error);
+	if (n->op == SEARCH_OP_SEQ ||
+	    (n->set.count > 0 && n->set.ranges[n->set.count - 1].hi == IMAP_SEQ_STAR))
+		p->needs |= SEARCH_NEED_SEQ;
 	return 0;
 }
 
@@ -217,6 +226,9 @@ enum search_kind {
 	K_UID,
 	K_NOT,
 	K_OR,
+	K_WITHIN,
+	K_MODSEQ,
+	K_SAVED,
 };
 
 static const struct {
@@ -239,12 +251,18 @@ static const struct {
         {"HEADER", K_HEADER, 0, 0, NULL},
         {"KEYWORD", K_KEYWORD, 0, 0, NULL},
         {"LARGER", K_LARGER, 1, 0, NULL},
+        {"MODSEQ", K_MODSEQ, 0, 0, NULL},
         {"NEW", K_NEW, 0, 0, NULL},
         {"NOT", K_NOT, 0, 0, NULL},
         {"OLD", K_OLD, 0, 0, NULL},
+        {"OLDER", K_WITHIN, -1, 0, NULL},
         {"ON", K_DATE, 0, 0, NULL},
         {"OR", K_OR, 0, 0, NULL},
         {"RECENT", K_RECENT, 0, 0, NULL},
+        {"SAVEDATESUPPORTED", K_ALL, 0, 0, NULL},
+        {"SAVEDBEFORE", K_SAVED, -1, 0, NULL},
+        {"SAVEDON", K_SAVED, 0, 0, NULL},
+        {"SAVEDSINCE", K_SAVED, 1, 0, NULL},
         {"SEEN", K_FLAG_ON, 0, MSG_SEEN, NULL},
         {"SENTBEFORE", K_SENT, -1, 0, NULL},
         {"SENTON", K_SENT, 0, 0, NULL},
@@ -261,6 +279,7 @@ static const struct {
         {"UNFLAGGED", K_FLAG_OFF, 0, MSG_FLAGGED, NULL},
         {"UNKEYWORD", K_UNKEYWORD, 0, 0, NULL},
         {"UNSEEN", K_FLAG_OFF, 0, MSG_SEEN, NULL},
+        {"YOUNGER", K_WITHIN, 1, 0, NULL},
 };
 
 static int search_key(struct search_parser *p, const struct imap_arg *args, size_t argc, size_t *i,
@@ -284,6 +303,35 @@ search_list(struct search_parser *p, const struct imap_arg *args, size_t argc, u
 	if (and->child == NULL)
 		return search_fail(p, "Empty search key list");
 	*n_r = and;
+	return 0;
+}
+
+/* MODSEQ [entry-name entry-type-req] mod-sequence-valzer (RFC 7162 §3.1.5,
+ * §7): entry-name "/flags/" attr-flag, entry-type-req priv, shared or all. */
+static int
+search_modseq(struct search_parser *p, const struct imap_arg *args, size_t argc, size_t *i,
+              struct imap__search_node *n)
+{
+	const struct imap_arg *arg = search_take(p, args, argc, i);
+	const char *s;
+	size_t len;
+	if (arg == NULL)
+		return -1;
+	if (arg->type == IMAP_ARG_QUOTED) {
+		if (!imap_arg_get_string(arg, &s, &len) || len <= 7 ||
+		    ascii_strncasecmp(s, "/flags/", 7) != 0 || len > IMAP_SEARCH_STRING_MAX)
+			return search_fail(p, "Invalid MODSEQ entry name");
+		if ((arg = search_take(p, args, argc, i)) == NULL)
+			return -1;
+		if (!imap_arg_atom_equals(arg, "priv") && !imap_arg_atom_equals(arg, "shared") &&
+		    !imap_arg_atom_equals(arg, "all"))
+			return search_fail(p, "Invalid MODSEQ entry type");
+		if ((arg = search_take(p, args, argc, i)) == NULL)
+			return -1;
+	}
+	/* mod-sequence-valzer: 0 .. 2^63 - 1 */
+	if (!imap_arg_get_number(arg, INT64_MAX, &n->num))
+		return search_fail(p, "Invalid MODSEQ value");
 	return 0;
 }
 
@@ -382,9 +430,25 @@ search_key(struct search_parser *p, const struct imap_arg *args, size_t argc, si
 		return 0;
 	case K_DATE:
 	case K_SENT:
-		n->op = search_keys[k].kind == K_DATE ? SEARCH_OP_DATE : SEARCH_OP_SENT;
+	case K_SAVED:
+		n->op = search_keys[k].kind == K_DATE   ? SEARCH_OP_DATE
+		        : search_keys[k].kind == K_SENT ? SEARCH_OP_SENT
+		                                        : SEARCH_OP_SAVED;
 		sub = search_take(p, args, argc, i);
 		return sub ? search_date(p, sub, &n->day) : -1;
+	case K_WITHIN:
+		/* RFC 5032 §4: interval = nz-number (seconds) */
+		n->op = SEARCH_OP_WITHIN;
+		p->needs |= SEARCH_NEED_NOW;
+		if ((sub = search_take(p, args, argc, i)) == NULL)
+			return -1;
+		if (!imap_arg_get_number(sub, UINT32_MAX, &n->num) || n->num == 0)
+			return search_fail(p, "Invalid interval");
+		return 0;
+	case K_MODSEQ:
+		n->op = SEARCH_OP_MODSEQ;
+		p->needs |= SEARCH_NEED_MODSEQ;
+		return search_modseq(p, args, argc, i, n);
 	case K_LARGER:
 	case K_SMALLER:
 		n->op = SEARCH_OP_SIZE;
@@ -464,6 +528,26 @@ search_order(struct imap__search_node *n, unsigned *needs)
 }
 
 int
+imap_search_charset(const struct imap_arg *arg, const char **error_r, const char **code_r)
+{
+	const char *cs;
+	size_t len;
+	*code_r = NULL;
+	if (arg->type == IMAP_ARG_LIST || arg->type == IMAP_ARG_EOL ||
+	    !imap_arg_get_astring(arg, &cs, &len) || len == 0) {
+		*error_r = "Missing charset";
+		return -1;
+	}
+	if (strlen(cs) != len ||
+	    (ascii_strcasecmp(cs, "UTF-8") != 0 && ascii_strcasecmp(cs, "US-ASCII") != 0)) {
+		*error_r = "Unsupported charset";
+		*code_r = "BADCHARSET (UTF-8 US-ASCII)";
+		return -1;
+	}
+	return 0;
+}
+
+int
 imap_search_parse(struct arena *a, const struct imap_arg *args, size_t argc,
                   struct imap_search **s_r, const char **error_r, const char **code_r)
 {
@@ -471,17 +555,12 @@ imap_search_parse(struct arena *a, const struct imap_arg *args, size_t argc,
 	size_t i = 0;
 	*code_r = NULL;
 	if (argc > 0 && imap_arg_atom_equals(&args[0], "CHARSET")) {
-		const char *cs;
-		size_t len;
-		if (argc < 2 || !imap_arg_get_astring(&args[1], &cs, &len)) {
+		if (argc < 2 || args[1].type == IMAP_ARG_EOL) {
 			*error_r = "Missing charset";
 			return -1;
 		}
-		if (ascii_strcasecmp(cs, "UTF-8") != 0 && ascii_strcasecmp(cs, "US-ASCII") != 0) {
-			*error_r = "Unsupported charset";
-			*code_r = "BADCHARSET (UTF-8 US-ASCII)";
+		if (imap_search_charset(&args[1], error_r, code_r) != 0)
 			return -1;
-		}
 		i = 2;
 	}
 	struct imap_search *s = arena_zalloc(a, sizeof(*s));

@@ -52,6 +52,7 @@ static const struct imap_cmd_def imap_cmds[] = {
         {"LOGIN", IN_NOAUTH, DEF_NOSYNC, imap__cmd_login},
         {"AUTHENTICATE", IN_NOAUTH, DEF_NOSYNC, imap__cmd_authenticate},
         {"ENABLE", IN_AUTH, 0, imap__cmd_enable},
+        {"UNAUTHENTICATE", IN_LOGGED, DEF_NOSYNC, imap__cmd_unauthenticate},
         {"SELECT", IN_LOGGED, DEF_NOSYNC, imap__cmd_select},
         {"EXAMINE", IN_LOGGED, DEF_NOSYNC, imap__cmd_select},
         {"CREATE", IN_LOGGED, 0, imap__cmd_create},
@@ -65,16 +66,23 @@ static const struct imap_cmd_def imap_cmds[] = {
         {"NAMESPACE", IN_LOGGED, 0, imap__cmd_namespace},
         {"STATUS", IN_LOGGED, 0, imap__cmd_status},
         {"APPEND", IN_LOGGED, 0, imap__cmd_append},
+        {"GETQUOTA", IN_LOGGED, 0, imap__cmd_getquota},
+        {"GETQUOTAROOT", IN_LOGGED, 0, imap__cmd_getquotaroot},
+        {"SETQUOTA", IN_LOGGED, 0, imap__cmd_setquota},
         {"IDLE", IN_LOGGED, 0, imap__cmd_idle},
         {"CHECK", IN_SEL, 0, imap__cmd_check},
         {"CLOSE", IN_SEL, DEF_NOSYNC, imap__cmd_close},
         {"UNSELECT", IN_SEL, DEF_NOSYNC, imap__cmd_unselect},
         {"EXPUNGE", IN_SEL, DEF_UID, imap__cmd_expunge},
         {"SEARCH", IN_SEL, DEF_UID | DEF_NOEXP, imap__cmd_search},
+        {"SORT", IN_SEL, DEF_UID | DEF_NOEXP, imap__cmd_sort},
+        {"THREAD", IN_SEL, DEF_UID | DEF_NOEXP, imap__cmd_thread},
+        {"CANCELUPDATE", IN_SEL, 0, imap__cmd_cancelupdate},
         {"FETCH", IN_SEL, DEF_UID | DEF_NOEXP, imap__cmd_fetch},
         {"STORE", IN_SEL, DEF_UID | DEF_NOEXP, imap__cmd_store},
         {"COPY", IN_SEL, DEF_UID, imap__cmd_copy},
         {"MOVE", IN_SEL, DEF_UID, imap__cmd_copy},
+        {"REPLACE", IN_SEL, DEF_UID, imap__cmd_replace},
 };
 #define IMAP_NCMDS ARRAY_SIZE(imap_cmds)
 
@@ -251,6 +259,28 @@ imap__authenticated(struct imap_session *s, const struct login_user *u)
 	if (s->parser)
 		imap_parser_set_limits(s->parser, &l);
 	uint64_t t = imap__config_u64("imap.idle_timeout", IMAP_IDLE_TIMEOUT_DEFAULT_S);
+	conn_set_timeout(s->conn, (uint32_t)(MIN(MAX(t, 1u), 86400u) * 1000));
+}
+
+void
+imap__unauthenticated(struct imap_session *s)
+{
+	/* RFC 8437 §3: as if the connection were new, TLS aside: no mailbox,
+	 * no user, nothing ENABLEd, the pre-authentication limits. */
+	if (s->sel)
+		imap__view_close(s);
+	s->state = IMAP_S_NOAUTH;
+	s->user_id = 0;
+	free(s->user);
+	s->user = NULL;
+	s->auth_failures = 0;
+	s->flags &= ~(uint32_t)(IMAP_SF_UTF8 | IMAP_SF_CONDSTORE | IMAP_SF_QRESYNC |
+	                        IMAP_SF_HMS_DUE | IMAP_SF_CHANGED);
+	struct imap_parser_limits l;
+	imap_limits(s, &l);
+	if (s->parser)
+		imap_parser_set_limits(s->parser, &l);
+	uint64_t t = imap__config_u64("imap.login_timeout", IMAP_LOGIN_TIMEOUT_DEFAULT_S);
 	conn_set_timeout(s->conn, (uint32_t)(MIN(MAX(t, 1u), 86400u) * 1000));
 }
 

@@ -18,7 +18,11 @@
  * them in that order, each with the sequence numbers valid at that point.
  * Expunges wait while FETCH, STORE or SEARCH run (and their UID forms):
  * sequence numbers stay what the client thinks until a command that may
- * shift them.
+ * shift them. With CONDSTORE (RFC 7162) every FETCH a change causes
+ * carries MODSEQ, with QRESYNC also UID, and expunges are one "* VANISHED
+ * uids" instead of EXPUNGEs (§3.2.10.2); while one is held back, the
+ * reply says "* OK [HIGHESTMODSEQ n]" with n below it (§3.2), so that a
+ * client resynchronising from n later learns of it.
  *
  * Failure modes: the mailbox deleted (or recreated: another UIDVALIDITY)
  * under the session ends it with "* BYE" (RFC 3501 §7.1.5); a store read
@@ -134,7 +138,7 @@ imap__view_open(struct imap_session *s, struct store_txn *t, const struct store_
 	}
 	s->sel = sel;
 	s->state = IMAP_S_SELECTED;
-	s->flags &= ~(uint32_t)IMAP_SF_CHANGED;
+	s->flags &= ~(uint32_t)(IMAP_SF_CHANGED | IMAP_SF_HMS_DUE);
 	sel->watch = store_watch_add(imap__store(), s->user_id, m->id, view_watch_cb, s);
 	return 0;
 }
@@ -148,6 +152,8 @@ imap__view_close(struct imap_session *s)
 	store_watch_del(imap__store(), &sel->watch);
 	free(sel->uids);
 	free(sel->name);
+	free(sel->saved); /* RFC 5182 §2.1: "$" does not outlive the selection */
+	imap__contexts_free(sel);
 	free(sel);
 	s->sel = NULL;
 	if (s->state == IMAP_S_SELECTED)
@@ -242,17 +248,23 @@ u32vec_push(struct u32vec *a, uint32_t x)
 }
 
 /* "* n EXPUNGE" for the UIDs in gone (sorted), highest first so that each
- * number is right when the client reads it. */
+ * number is right when the client reads it; with QRESYNC enabled one
+ * "* VANISHED uids" instead (RFC 7162 §3.2.10.2), of the UIDs the client
+ * was told about only. */
 static void
 sync_expunges(struct imap_session *s, struct u32vec *gone)
 {
 	struct imap_mailbox *sel = s->sel;
+	bool vanished = (s->flags & IMAP_SF_QRESYNC) != 0;
 	uint32_t removed = 0;
 	for (uint32_t i = gone->n; i-- > 0;) {
 		uint32_t seq = imap__view_seq(s, gone->v[i]);
-		if (seq == 0)
+		if (seq == 0) {
+			gone->v[i] = 0; /* never in the view: not reported */
 			continue;
-		imap__untagged(s, "%u EXPUNGE", seq);
+		}
+		if (!vanished)
+			imap__untagged(s, "%u EXPUNGE", seq);
 		/* Marked with a UID mailnode never assigns; highest first, so
 		 * the array stays sorted for the searches still to come. */
 		sel->uids[seq - 1] = UINT32_MAX;
@@ -262,12 +274,45 @@ sync_expunges(struct imap_session *s, struct u32vec *gone)
 	}
 	if (removed == 0)
 		return;
+	if (vanished) {
+		uint32_t w = 0;
+		for (uint32_t r = 0; r < gone->n; r++)
+			if (gone->v[r] != 0)
+				gone->v[w++] = gone->v[r];
+		imap__vanished_write(s, false, gone->v, w);
+	}
 	uint32_t w = 0;
 	for (uint32_t r = 0; r < sel->count; r++)
 		if (sel->uids[r] != UINT32_MAX)
 			sel->uids[w++] = sel->uids[r];
 	sel->count = w;
 	s->nexpunged += removed;
+}
+
+void
+imap__view_fetch_line(struct imap_session *s, struct nbuf *line, uint32_t seq,
+                      const struct store_msg *m, const struct cmd_str *names, size_t nnames,
+                      unsigned what)
+{
+	bool sp = false;
+	nbuf_reset(line);
+	nbuf_printf(line, "* %u FETCH (", seq);
+	if (what & IMAP_FL_FLAGS) {
+		nbuf_puts(line, "FLAGS ");
+		imap__flags_write(line, m->flags, m->keywords, names, nnames,
+		                  imap__view_recent(s, m->uid));
+		sp = true;
+	}
+	/* RFC 7162 §3.2.4: with QRESYNC every FETCH a change causes has UID. */
+	if ((what & IMAP_FL_UID) || (s->flags & IMAP_SF_QRESYNC)) {
+		nbuf_printf(line, "%sUID %u", sp ? " " : "", m->uid);
+		sp = true;
+	}
+	/* §3.1: a CONDSTORE-aware client gets MODSEQ in every one. */
+	if ((what & IMAP_FL_MODSEQ) || (s->flags & IMAP_SF_CONDSTORE))
+		nbuf_printf(line, "%sMODSEQ (%llu)", sp ? " " : "", (unsigned long long)m->modseq);
+	nbuf_puts(line, ")\r\n");
+	imap__write(s, nbuf_head(line), nbuf_avail(line));
 }
 
 static void
@@ -292,16 +337,26 @@ sync_flags(struct imap_session *s, struct store_txn *t, struct u32vec *changed, 
 		struct store_msg m;
 		if (seq == 0 || store_msg_get(t, sel->id, changed->v[i], &m) != 1)
 			continue;
-		nbuf_reset(&line);
-		nbuf_printf(&line, "* %u FETCH (FLAGS ", seq);
-		imap__flags_write(&line, m.flags, m.keywords, names, (size_t)nk,
-		                  imap__view_recent(s, m.uid));
-		if (flags & IMAP_SYNC_UID)
-			nbuf_printf(&line, " UID %u", m.uid);
-		nbuf_puts(&line, ")\r\n");
-		imap__write(s, nbuf_head(&line), nbuf_avail(&line));
+		imap__view_fetch_line(s, &line, seq, &m, names, (size_t)nk,
+		                      IMAP_FL_FLAGS | ((flags & IMAP_SYNC_UID) ? IMAP_FL_UID : 0));
 	}
 	nbuf_deinit(&line);
+}
+
+/* The lowest MODSEQ of an expunge after the last reported one, 0 if none:
+ * what the client's HIGHESTMODSEQ must stay below while it is held back. */
+static uint64_t
+sync_first_expunge(struct store_txn *t, const struct imap_mailbox *sel)
+{
+	struct store_changed_iter *ci;
+	uint32_t uid;
+	uint64_t ms = 0;
+	if (store_changed_iter_open(t, sel->id, sel->modseq_exp, 1, &ci) != 0)
+		return 0;
+	while (store_changed_iter_next(ci, &uid, &ms) == 1 && uid >= sel->uidnext)
+		ms = 0; /* the client never saw that message */
+	store_changed_iter_close(&ci);
+	return ms;
 }
 
 int
@@ -338,6 +393,8 @@ imap__view_sync(struct imap_session *s, unsigned flags, uint64_t skip_modseq)
 					u32vec_push(&gone, uid);
 			store_changed_iter_close(&ci);
 		}
+	} else if (!exp && sel->exp_pending == 0 && sel->modseq_exp < mb.highestmodseq) {
+		sel->exp_pending = sync_first_expunge(t, sel);
 	}
 	if (rc >= 0 && sel->modseq_flags < mb.highestmodseq) {
 		struct store_changed_iter *ci;
@@ -359,10 +416,13 @@ imap__view_sync(struct imap_session *s, unsigned flags, uint64_t skip_modseq)
 	}
 	if (gone.n > 0) {
 		qsort(gone.v, gone.n, sizeof(*gone.v), u32_cmp);
+		imap__contexts_expunge(s, gone.v, gone.n); /* RFC 5267 §4.3.4: first */
 		sync_expunges(s, &gone);
 	}
-	if (exp)
+	if (exp) {
 		sel->modseq_exp = mb.highestmodseq;
+		sel->exp_pending = 0;
+	}
 	/* New messages, then flag changes of the old ones. */
 	if (mb.uidnext > sel->uidnext) {
 		uint32_t before = sel->count;
@@ -384,11 +444,40 @@ imap__view_sync(struct imap_session *s, unsigned flags, uint64_t skip_modseq)
 		}
 	}
 	sync_flags(s, t, &changed, flags);
+	imap__contexts_sync(s, t, mb.highestmodseq); /* after EXISTS: §4.3.3 */
 	sel->modseq_flags = mb.highestmodseq;
 	store_read_end(&t);
 	free(gone.v);
 	free(changed.v);
 	return 0;
+}
+
+uint64_t
+imap__view_highestmodseq(const struct imap_session *s)
+{
+	const struct imap_mailbox *sel = s->sel;
+	if (sel == NULL)
+		return 0;
+	/* RFC 7162 §3.2: below an expunge not reported yet, so that a client
+	 * that resynchronises from it learns of that expunge. */
+	return sel->exp_pending ? sel->exp_pending - 1 : sel->modseq_flags;
+}
+
+void
+imap__view_hms_report(struct imap_session *s, bool noexp)
+{
+	bool due = (s->flags & IMAP_SF_HMS_DUE) != 0;
+	s->flags &= ~(uint32_t)IMAP_SF_HMS_DUE;
+	if (s->sel == NULL || !(s->flags & IMAP_SF_CONDSTORE) || conn_closing(s->conn))
+		return;
+	/* The FETCH responses of this command may carry MODSEQs above an
+	 * expunge it had to hold back: the client must not take them as its
+	 * HIGHESTMODSEQ (RFC 7162 §3.2, §6). */
+	if (noexp && s->sel->exp_pending != 0)
+		due = true;
+	if (due)
+		imap__untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
+		               (unsigned long long)imap__view_highestmodseq(s));
 }
 
 static void
@@ -432,8 +521,20 @@ imap__view_select(struct imap_session *s, const struct imap_arg *arg, bool uid, 
 	if (imap_seqset_parse(a, str, strlen(str), IMAP_SEQSET_RANGES_MAX, &set, error_r) != 0)
 		return -1;
 	if (set.saved) {
-		*error_r = "No saved search result ($ needs SEARCHRES)";
-		return -1;
+		/* RFC 5182 §2.1: "$" is the saved result, UIDs whatever the
+		 * command; an empty one is a valid set that matches nothing */
+		const struct imap_seqset *sv = sel->saved;
+		set = (struct imap_seqset){0};
+		if (sv != NULL && sv->count > 0) {
+			set.ranges = arena_alloc(a, sv->count * sizeof(*set.ranges));
+			if (set.ranges == NULL) {
+				*error_r = "Too many messages for one command";
+				return -1;
+			}
+			memcpy(set.ranges, sv->ranges, sv->count * sizeof(*set.ranges));
+			set.count = sv->count;
+		}
+		uid = true;
 	}
 	if (imap__view_load(s) != 0) {
 		*error_r = "Cannot read the mailbox now";

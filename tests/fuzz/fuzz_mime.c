@@ -2,8 +2,10 @@
  * Fuzz target: node/mime on arbitrary messages. Parses, writes ENVELOPE and
  * BODY/BODYSTRUCTURE, encodes and decodes the tree and requires identical
  * output and ranges from the decoded tree, walks section numbers, runs the
- * text decoder (every chunk bounded and valid UTF-8), PREVIEW and the
- * header helpers. Any difference aborts.
+ * text decoder (every chunk bounded and valid UTF-8), PREVIEW (also as the
+ * tree caches it: valid UTF-8) and the header helpers, and checks the
+ * References the tree keeps (bounded, "<...>" IDs only). Any difference
+ * aborts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -127,6 +129,24 @@ header_helpers(const char *msg, const struct mime_message *m)
 	nbuf_deinit(&o);
 }
 
+static void
+check_refs(const char *r)
+{
+	if (r == NULL)
+		return;
+	size_t ids = 0;
+	while (*r) {
+		size_t n = strcspn(r, " ");
+		CHECK(n >= 3 && n <= MIME_MSGID_MAX && r[0] == '<' && r[n - 1] == '>');
+		CHECK(memchr(r + 1, '<', n - 1) == NULL);
+		ids++;
+		r += n;
+		if (*r == ' ')
+			r++;
+	}
+	CHECK(ids >= 1 && ids <= MIME_REFS_MAX);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -137,6 +157,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lim.max_parts = 300;
 	if (mime_parse(msg, size, &lim, &m) != 0)
 		abort();
+	/* what delivery caches with the tree: the preview; and References
+	 * bounded and made of "<...>" IDs only */
+	CHECK(mime_message_cache_preview(m, msg, size) == 0);
+	CHECK(m->preview != NULL &&
+	      utf8_valid((const unsigned char *)m->preview, strlen(m->preview)));
+	check_refs(m->root->envelope->references);
 	nbuf_init(&a, 1 << 26);
 	nbuf_init(&b, 1 << 26);
 	nbuf_init(&tree, 1 << 26);

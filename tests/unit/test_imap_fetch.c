@@ -288,6 +288,11 @@ test_simple_items(void **state)
 	check(&f, "SAVEDATE", "* 23 FETCH (SAVEDATE NIL)\r\n");
 	f.rec.savedate = 1700000000;
 	check(&f, "SAVEDATE", "* 23 FETCH (SAVEDATE \"14-Nov-2023 22:13:20 +0000\")\r\n");
+	/* OBJECTID (RFC 8474): the body hash's first 96 bits; no THREADID */
+	for (int i = 0; i < CMD_HASH_LEN; i++)
+		f.rec.hash[i] = (uint8_t)(0xa0 + i);
+	check(&f, "(EMAILID THREADID)",
+	      "* 23 FETCH (EMAILID (Ea0a1a2a3a4a5a6a7a8a9aaab) THREADID NIL)\r\n");
 	check(&f, "ENVELOPE",
 	      "* 23 FETCH (ENVELOPE (NIL \"x\" NIL NIL NIL NIL NIL NIL NIL NIL))\r\n");
 	check(&f, "BODY",
@@ -518,8 +523,18 @@ test_seen(void **state)
 	assert_int_equal(f.out.nsegs, 0); /* not changed since: nothing */
 	check_e(&f, "(FLAGS) (CHANGEDSINCE 12344)", 1, 0,
 	        "* 23 FETCH (UID 4827313 FLAGS () MODSEQ (12345))\r\n");
-	check_e(&f, "(FLAGS MODSEQ) (CHANGEDSINCE 0)", 0, 0,
+	check_e(&f, "(FLAGS MODSEQ) (CHANGEDSINCE 1)", 0, 0,
 	        "* 23 FETCH (FLAGS () MODSEQ (12345))\r\n");
+	/* VANISHED (QRESYNC, UID FETCH) changes nothing in the responses */
+	check_e(&f, "(FLAGS) (VANISHED CHANGEDSINCE 12344)", 1, IMAP_FETCH_QRESYNC,
+	        "* 23 FETCH (UID 4827313 FLAGS () MODSEQ (12345))\r\n");
+	uint64_t since;
+	int vanished;
+	plan = plan_of(&f.a, "(FLAGS) (CHANGEDSINCE 7 VANISHED)", 1, IMAP_FETCH_QRESYNC);
+	assert_int_equal(imap_fetch_changedsince(plan, &since, &vanished), 1);
+	assert_true(since == 7 && vanished == 1);
+	plan = plan_of(&f.a, "(FLAGS)", 1, IMAP_FETCH_QRESYNC);
+	assert_int_equal(imap_fetch_changedsince(plan, &since, &vanished), 0);
 	/* the session sets \Seen: FLAGS are added, after the items */
 	f.m.set_seen = 1;
 	check(&f, "RFC822",
@@ -643,6 +658,8 @@ test_bad(void **state)
 	        {"FLAGS (CHANGEDSINCE 1 CHANGEDSINCE 2)", "Invalid CHANGEDSINCE"},
 	        {"FLAGS (CHANGEDSINCE 9223372036854775808)", "Invalid CHANGEDSINCE"},
 	        {"FLAGS (CHANGEDSINCE 1 VANISHED)", "VANISHED needs QRESYNC, which is not enabled"},
+	        {"FLAGS (CHANGEDSINCE 0)", "Invalid CHANGEDSINCE"},
+	        {"FLAGS (CHANGEDSINCE 18446744073709551616)", "Invalid CHANGEDSINCE"},
 	        {"FLAGS ()", "Empty fetch modifier list"},
 	        {"\"FLAGS\"", "Invalid fetch item"},
 	        {"(FLAGS (UID))", "Invalid fetch item"},
@@ -655,6 +672,26 @@ test_bad(void **state)
 			fail_msg("%s: accepted", cases[i].items);
 		if (error == NULL || strcmp(error, cases[i].error) != 0)
 			fail_msg("%s: \"%s\", want \"%s\"", cases[i].items, error, cases[i].error);
+	}
+	/* VANISHED: QRESYNC enabled, UID FETCH, with CHANGEDSINCE, once */
+	struct {
+		const char *items, *error;
+		int uid;
+	} vcases[] = {
+	        {"FLAGS (CHANGEDSINCE 1 VANISHED)", "VANISHED is for UID FETCH only", 0},
+	        {"FLAGS (VANISHED)", "VANISHED needs CHANGEDSINCE", 1},
+	        {"FLAGS (VANISHED CHANGEDSINCE 1 VANISHED)", "Invalid VANISHED", 1},
+	        {"FLAGS (VANISHED CHANGEDSINCE 0)", "Invalid CHANGEDSINCE", 1},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(vcases); i++) {
+		struct imap_fetch_plan *plan;
+		const char *error = NULL;
+		if (plan_try(&a, vcases[i].items, vcases[i].uid, IMAP_FETCH_QRESYNC, &plan,
+		             &error) != -1)
+			fail_msg("%s: accepted", vcases[i].items);
+		if (error == NULL || strcmp(error, vcases[i].error) != 0)
+			fail_msg("%s: \"%s\", want \"%s\"", vcases[i].items, error,
+			         vcases[i].error);
 	}
 	/* nothing at all */
 	struct imap_arg eol[1] = {{.type = IMAP_ARG_EOL}};

@@ -509,6 +509,10 @@ test_literal_too_big(void **state)
 	check(&l, "A1 APPEND X {6}\r\nabcdef\r\n", "+\nOK A1 APPEND X {6}abcdef\n");
 	check(&l, "A1 APPEND X {7}\r\nA2 NOOP\r\n", "BAD A1 TOOBIG TOOBIG\nOK A2 NOOP\n");
 	check(&l, "A1 UID APPEND X {6}\r\nA2 NOOP\r\n", "BAD A1 TOOBIG TOOBIG\nOK A2 NOOP\n");
+	/* REPLACE and UID REPLACE (RFC 8508) carry a message as APPEND does */
+	check(&l, "A1 REPLACE 1 X {6}\r\nabcdef\r\n", "+\nOK A1 REPLACE 1 X {6}abcdef\n");
+	check(&l, "A1 UID REPLACE 1 X {6}\r\nabcdef\r\n", "+\nOK A1 UID REPLACE 1 X {6}abcdef\n");
+	check(&l, "A1 REPLACE 1 X {7}\r\nA2 NOOP\r\n", "BAD A1 TOOBIG TOOBIG\nOK A2 NOOP\n");
 	/* a refused {n+} is skipped when n <= literal_skip_max (8) */
 	check(&l, "A1 X {7+}\r\nabcdefg\r\nA2 NOOP\r\n", "BAD A1 TOOBIG TOOBIG\nOK A2 NOOP\n");
 	check(&l, "A1 X {8+}\r\nabcdefgh more\r\nA2 NOOP\r\n",

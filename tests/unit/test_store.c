@@ -426,6 +426,45 @@ test_quota_and_atomic(void **state)
 			.size = strlen(big)};
 	assert_int_equal(apply1(f, &c, NULL), CMD_EQUOTA);
 
+	/* IMAP REPLACE: EXPUNGE then APPEND, atomic. The expunge frees what
+	 * the append takes; an append still over quota undoes the expunge
+	 * (and the UIDs it listed are not leaked). */
+	struct uid_range one = {1, 1};
+	struct cmd ex = {.type = CMD_MSG_EXPUNGE, .user_id = u, .mailbox_id = inbox,
+			 .mode = EXPUNGE_UIDS, .ranges = {.n = 1, .v = &one}};
+	struct store_mailbox before;
+	mailbox_id(f, u, "INBOX", &before);
+	ex.uidvalidity = before.uidvalidity;
+	const char *huge = "Subject: h\r\n\r\n0123456789012345678901234567890123456789012345678\r\n";
+	uint8_t hhash[32];
+	stage(f, huge, hhash);
+	struct cmd ap = {.type = CMD_MSG_APPEND, .user_id = u, .mailbox_id = inbox, .hash = hhash,
+			 .size = strlen(huge)};
+	struct cmd_batch rb;
+	cmd_batch_init(&rb, 1, CMD_BATCH_ATOMIC);
+	cmd_batch_add(&rb, &ex);
+	cmd_batch_add(&rb, &ap);
+	struct cmd_results *rr = apply_batch(f, &rb);
+	assert_int_equal(rr->r[0].status, CMD_EABORTED);
+	assert_int_equal(rr->r[0].nset1, 0);
+	assert_int_equal(rr->r[1].status, CMD_EQUOTA);
+	struct store_mailbox after;
+	mailbox_id(f, u, "INBOX", &after);
+	assert_int_equal(after.messages, 1);
+	assert_true(after.highestmodseq == before.highestmodseq);
+	cmd_batch_deinit(&rb);
+	cmd_batch_init(&rb, 1, CMD_BATCH_ATOMIC);
+	cmd_batch_add(&rb, &ex);
+	c.hash = hash; /* as big as the message it replaces: fits once it is gone */
+	cmd_batch_add(&rb, &c);
+	rr = apply_batch(f, &rb);
+	assert_int_equal(rr->r[0].status, CMD_OK);
+	assert_int_equal(rr->r[0].nset1, 1);
+	assert_int_equal(rr->r[1].status, CMD_OK);
+	mailbox_id(f, u, "INBOX", &after);
+	assert_int_equal(after.messages, 1);
+	cmd_batch_deinit(&rb);
+
 	/* Atomic batch: the second command fails, the first is undone. */
 	q.quota_bytes = 0;
 	assert_int_equal(apply1(f, &q, NULL), CMD_OK);
