@@ -5,7 +5,10 @@
  * the start as raft does (entries at or below the recorded index are
  * skipped), and checks that every append is present exactly once with the
  * UID it had, that the counters and quota usage match the messages, and
- * that every message's maildir file and body are there.
+ * that every message's maildir file and body are there. Before the replay
+ * the maildir may also hold the files of entries applied but not committed
+ * when the kill landed; the replay re-applies those entries under the
+ * same names, after which files and messages match exactly.
  */
 #include "tests/unit/testutil.h"
 
@@ -119,7 +122,7 @@ count_files(const char *path)
 }
 
 static void
-check_consistent(struct store *st, const char *dir, uint64_t expect_at_least)
+check_consistent(struct store *st, const char *dir, uint64_t expect_at_least, int replayed)
 {
 	struct store_txn *t;
 	struct store_mailbox mb;
@@ -137,6 +140,11 @@ check_consistent(struct store *st, const char *dir, uint64_t expect_at_least)
 		struct stat sb;
 		assert_int_equal(stat(blob, &sb), 0);
 		free(blob);
+		char *file = xasprintf("%s/mail/crash.test/k/cur/%lld.M%uU%u.mailnode,S=%llu:2,",
+				       dir, (long long)m.internaldate, mb.uidvalidity, m.uid,
+				       (unsigned long long)m.size);
+		assert_int_equal(stat(file, &sb), 0);
+		free(file);
 		size += m.size;
 		expect_uid++;
 	}
@@ -151,7 +159,10 @@ check_consistent(struct store *st, const char *dir, uint64_t expect_at_least)
 	store_read_end(&t);
 	assert_true(count + 2 >= expect_at_least || expect_at_least <= 2);
 	char *cur = xasprintf("%s/mail/crash.test/k/cur", dir);
-	assert_int_equal(count_files(cur), count);
+	if (replayed)
+		assert_int_equal(count_files(cur), count);
+	else
+		assert_true(count_files(cur) >= count);
 	free(cur);
 }
 
@@ -193,13 +204,13 @@ test_kill_during_appends(void **state)
 		/* Restart: what was reported committed is there. */
 		assert_int_equal(store_open(dir, NULL, &st, &err), 0);
 		assert_true(store_applied_index(st) >= reported);
-		check_consistent(st, dir, reported);
+		check_consistent(st, dir, reported, 0);
 		/* Raft replays the log; apply skips what it holds. */
 		for (size_t i = 0; i < l->n; i++)
 			assert_int_equal(store_apply(st, i + 1, nbuf_head(&l->frames[i]),
 						     nbuf_avail(&l->frames[i])), 0);
 		assert_int_equal(store_commit(st), 0);
-		check_consistent(st, dir, l->n);
+		check_consistent(st, dir, l->n, 1);
 		struct store_txn *t;
 		struct store_mailbox mb;
 		store_read_begin(st, &t);
