@@ -182,8 +182,8 @@ accounts_address_normalize(const char *in, char *out, int catchall, const char *
 	return 0;
 }
 
-void
-accounts_domain_add(const char *domain, accounts_cb cb, void *arg)
+static void
+accounts_domain_cmd(enum cmd_type type, const char *domain, accounts_cb cb, void *arg)
 {
 	char d[CMD_ADDRESS_MAX + 1];
 	const char *err;
@@ -192,24 +192,21 @@ accounts_domain_add(const char *domain, accounts_cb cb, void *arg)
 		op_fail(op, -EINVAL, err);
 		return;
 	}
-	struct cmd c = {.type = CMD_DOMAIN_ADD, .name = S(d)};
+	struct cmd c = {.type = type, .name = S(d)};
 	cmd_batch_add(&op->batch, &c);
 	op_submit(op);
 }
 
 void
+accounts_domain_add(const char *domain, accounts_cb cb, void *arg)
+{
+	accounts_domain_cmd(CMD_DOMAIN_ADD, domain, cb, arg);
+}
+
+void
 accounts_domain_del(const char *domain, accounts_cb cb, void *arg)
 {
-	char d[CMD_ADDRESS_MAX + 1];
-	const char *err;
-	struct acct_op *op = op_new(cb, arg, "domain", 0);
-	if (accounts_domain_normalize(domain, d, &err) != 0) {
-		op_fail(op, -EINVAL, err);
-		return;
-	}
-	struct cmd c = {.type = CMD_DOMAIN_DEL, .name = S(d)};
-	cmd_batch_add(&op->batch, &c);
-	op_submit(op);
+	accounts_domain_cmd(CMD_DOMAIN_DEL, domain, cb, arg);
 }
 
 /* --- passwords ------------------------------------------------------ */

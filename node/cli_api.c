@@ -40,6 +40,16 @@ cli_ctx_init(struct cli_ctx *x, const struct cli_global *g, const char *name)
 	return 0;
 }
 
+int
+cli_begin(struct cli_ctx *x, const char *name, int argc, char **argv,
+	  const struct cli_global *g, int min, int max, int *pos_r)
+{
+	int rc = cli_args_parse(name, argc, argv, NULL, NULL, NULL, min, max, pos_r);
+	if (rc != 0)
+		return rc;
+	return cli_ctx_init(x, g, name) == 0 ? 0 : CLI_EXIT_FAIL;
+}
+
 void
 cli_ctx_deinit(struct cli_ctx *x)
 {
@@ -159,6 +169,15 @@ cli_api_path(const char *prefix, const char *segment, const char *suffix)
 	char *p = xasprintf("%s%s%s", prefix, e, suffix);
 	free(e);
 	return p;
+}
+
+int
+cli_api_delete(struct cli_ctx *x, const char *prefix, const char *name, json_t **json_r)
+{
+	char *path = cli_api_path(prefix, name, "");
+	int rc = cli_api_call(x, "DELETE", path, NULL, json_r);
+	free(path);
+	return rc;
 }
 
 int

@@ -39,6 +39,11 @@ struct cli_ctx {
  * bodies may carry passwords). Returns 0, or -1 after printing why. */
 int cli_ctx_init(struct cli_ctx *x, const struct cli_global *g, const char *name);
 void cli_ctx_deinit(struct cli_ctx *x);
+/* The start of a subcommand without options: take min..max positional
+ * arguments (the first at argv[*pos_r]), then cli_ctx_init. Returns 0, or
+ * the exit code to return (nothing to deinit). */
+int cli_begin(struct cli_ctx *x, const char *name, int argc, char **argv,
+	      const struct cli_global *g, int min, int max, int *pos_r);
 
 /* Call the admin API: method, path (already escaped), body (NULL: none;
  * not consumed). Returns 0 on a 2xx answer with *json_r the parsed body
@@ -50,6 +55,9 @@ int cli_api_call(struct cli_ctx *x, const char *method, const char *path, json_t
 
 /* "/v1/users/" + escaped segment + suffix (may be ""). Caller frees. */
 char *cli_api_path(const char *prefix, const char *segment, const char *suffix);
+
+/* DELETE prefix + escaped name, as cli_api_call. */
+int cli_api_delete(struct cli_ctx *x, const char *prefix, const char *name, json_t **json_r);
 
 /* Report the last failure: "mailnode: <x->error>" on stderr, and with
  * --json the API's error body on stdout (or {"error": x->error} when the

@@ -118,11 +118,9 @@ cmd_status(int argc, char **argv, const struct cli_global *g)
 {
 	struct cli_ctx x;
 	json_t *st = NULL;
-	int pos, rc = cli_args_parse("status", argc, argv, NULL, NULL, NULL, 0, 0, &pos);
+	int pos, rc = cli_begin(&x, "status", argc, argv, g, 0, 0, &pos);
 	if (rc != 0)
 		return rc;
-	if (cli_ctx_init(&x, g, "status") != 0)
-		return CLI_EXIT_FAIL;
 	if (cli_api_call(&x, "GET", "/v1/status", NULL, &st) != 0)
 		rc = cli_api_fail(&x);
 	else if (g->json)
@@ -213,11 +211,9 @@ int
 cmd_leave(int argc, char **argv, const struct cli_global *g)
 {
 	struct cli_ctx x;
-	int pos, rc = cli_args_parse("leave", argc, argv, NULL, NULL, NULL, 0, 0, &pos);
+	int pos, rc = cli_begin(&x, "leave", argc, argv, g, 0, 0, &pos);
 	if (rc != 0)
 		return rc;
-	if (cli_ctx_init(&x, g, "leave") != 0)
-		return CLI_EXIT_FAIL;
 	rc = member_remove(&x, (unsigned long long)x.cfg->node_id,
 			   "node %llu left the cluster; stop it now: it no longer takes part");
 	cli_ctx_deinit(&x);

@@ -90,8 +90,7 @@ config_del(int argc, char **argv, const struct cli_global *g)
 	if (rc != 0)
 		return rc;
 	const char *key = argv[pos];
-	char *path = cli_api_path("/v1/config/", key, "");
-	if (cli_api_call(&x, "DELETE", path, NULL, &ans) == 0)
+	if (cli_api_delete(&x, "/v1/config/", key, &ans) == 0)
 		rc = cli_api_done(&x, ans, "deleted %s (its default applies)", key);
 	else if (x.status == 404)
 		rc = cli_api_failf(&x, "config key %s is not set", key);
@@ -99,7 +98,6 @@ config_del(int argc, char **argv, const struct cli_global *g)
 		rc = cli_api_failf(&x, "config %s: %s", key, x.error);
 	else
 		rc = cli_api_fail(&x);
-	free(path);
 	cli_ctx_deinit(&x);
 	return rc;
 }

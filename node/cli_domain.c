@@ -28,11 +28,9 @@ domain_add(int argc, char **argv, const struct cli_global *g)
 {
 	struct cli_ctx x;
 	json_t *ans = NULL, *req;
-	int pos, rc = cli_args_parse("domain add", argc, argv, NULL, NULL, NULL, 1, 1, &pos);
+	int pos, rc = cli_begin(&x, "domain add", argc, argv, g, 1, 1, &pos);
 	if (rc != 0)
 		return rc;
-	if (cli_ctx_init(&x, g, "domain add") != 0)
-		return CLI_EXIT_FAIL;
 	const char *name = argv[pos];
 	req = json_pack("{s:s}", "name", name);
 	if (req == NULL)
@@ -53,14 +51,11 @@ domain_del(int argc, char **argv, const struct cli_global *g)
 {
 	struct cli_ctx x;
 	json_t *ans = NULL;
-	int pos, rc = cli_args_parse("domain del", argc, argv, NULL, NULL, NULL, 1, 1, &pos);
+	int pos, rc = cli_begin(&x, "domain del", argc, argv, g, 1, 1, &pos);
 	if (rc != 0)
 		return rc;
-	if (cli_ctx_init(&x, g, "domain del") != 0)
-		return CLI_EXIT_FAIL;
 	const char *name = argv[pos];
-	char *path = cli_api_path("/v1/domains/", name, "");
-	if (cli_api_call(&x, "DELETE", path, NULL, &ans) == 0)
+	if (cli_api_delete(&x, "/v1/domains/", name, &ans) == 0)
 		rc = cli_api_done(&x, ans, "deleted domain %s", name);
 	else if (x.status == 404)
 		rc = cli_api_failf(&x, "no domain %s", name);
@@ -69,7 +64,6 @@ domain_del(int argc, char **argv, const struct cli_global *g)
 				   name);
 	else
 		rc = cli_api_fail(&x);
-	free(path);
 	cli_ctx_deinit(&x);
 	return rc;
 }
@@ -83,11 +77,9 @@ list_strings(const char *name, int argc, char **argv, const struct cli_global *g
 	struct cli_ctx x;
 	json_t *ans, *v;
 	size_t i;
-	int pos, rc = cli_args_parse(name, argc, argv, NULL, NULL, NULL, 0, 0, &pos);
+	int pos, rc = cli_begin(&x, name, argc, argv, g, 0, 0, &pos);
 	if (rc != 0)
 		return rc;
-	if (cli_ctx_init(&x, g, name) != 0)
-		return CLI_EXIT_FAIL;
 	if (cli_api_call(&x, "GET", path, NULL, &ans) != 0) {
 		rc = cli_api_fail(&x);
 	} else {
@@ -164,11 +156,9 @@ alias_add(int argc, char **argv, const struct cli_global *g)
 {
 	struct cli_ctx x;
 	json_t *ans = NULL, *req = NULL, *arr;
-	int pos, rc = cli_args_parse("alias add", argc, argv, NULL, NULL, NULL, 2, 257, &pos);
+	int pos, rc = cli_begin(&x, "alias add", argc, argv, g, 2, 257, &pos);
 	if (rc != 0)
 		return rc;
-	if (cli_ctx_init(&x, g, "alias add") != 0)
-		return CLI_EXIT_FAIL;
 	const char *address = argv[pos];
 	char **targets = argv + pos + 1;
 	int n = argc - pos - 1;
@@ -206,20 +196,16 @@ alias_del(int argc, char **argv, const struct cli_global *g)
 {
 	struct cli_ctx x;
 	json_t *ans = NULL;
-	int pos, rc = cli_args_parse("alias del", argc, argv, NULL, NULL, NULL, 1, 1, &pos);
+	int pos, rc = cli_begin(&x, "alias del", argc, argv, g, 1, 1, &pos);
 	if (rc != 0)
 		return rc;
-	if (cli_ctx_init(&x, g, "alias del") != 0)
-		return CLI_EXIT_FAIL;
 	const char *address = argv[pos];
-	char *path = cli_api_path("/v1/aliases/", address, "");
-	if (cli_api_call(&x, "DELETE", path, NULL, &ans) == 0)
+	if (cli_api_delete(&x, "/v1/aliases/", address, &ans) == 0)
 		rc = cli_api_done(&x, ans, "deleted alias %s", address);
 	else if (x.status == 404)
 		rc = cli_api_failf(&x, "no alias %s", address);
 	else
 		rc = cli_api_fail(&x);
-	free(path);
 	cli_ctx_deinit(&x);
 	return rc;
 }
@@ -231,11 +217,9 @@ alias_list(int argc, char **argv, const struct cli_global *g)
 	struct cli_table t;
 	json_t *ans, *a, *v;
 	size_t i, k;
-	int pos, rc = cli_args_parse("alias list", argc, argv, NULL, NULL, NULL, 0, 0, &pos);
+	int pos, rc = cli_begin(&x, "alias list", argc, argv, g, 0, 0, &pos);
 	if (rc != 0)
 		return rc;
-	if (cli_ctx_init(&x, g, "alias list") != 0)
-		return CLI_EXIT_FAIL;
 	if (cli_api_call(&x, "GET", "/v1/aliases", NULL, &ans) != 0) {
 		rc = cli_api_fail(&x);
 	} else if (g->json) {

@@ -247,11 +247,9 @@ user_list(int argc, char **argv, const struct cli_global *g)
 	struct cli_ctx x;
 	json_t *ans, *v;
 	size_t i;
-	int pos, rc = cli_args_parse("user list", argc, argv, NULL, NULL, NULL, 0, 0, &pos);
+	int pos, rc = cli_begin(&x, "user list", argc, argv, g, 0, 0, &pos);
 	if (rc != 0)
 		return rc;
-	if (cli_ctx_init(&x, g, "user list") != 0)
-		return CLI_EXIT_FAIL;
 	if (cli_api_call(&x, "GET", "/v1/users", NULL, &ans) != 0) {
 		rc = cli_api_fail(&x);
 	} else if (g->json) {
@@ -304,11 +302,9 @@ user_show(int argc, char **argv, const struct cli_global *g)
 {
 	struct cli_ctx x;
 	json_t *u = NULL;
-	int pos, rc = cli_args_parse("user show", argc, argv, NULL, NULL, NULL, 1, 1, &pos);
+	int pos, rc = cli_begin(&x, "user show", argc, argv, g, 1, 1, &pos);
 	if (rc != 0)
 		return rc;
-	if (cli_ctx_init(&x, g, "user show") != 0)
-		return CLI_EXIT_FAIL;
 	const char *address = argv[pos];
 	rc = user_exists(&x, address, &u);
 	if (rc <= 0) {
