@@ -316,6 +316,8 @@ fill_message(long i, char *buf, size_t cap)
 			break;
 		day -= md;
 	}
+	if (m == 12) /* day was out of range: cannot happen, keeps the index in bounds */
+		m = 11;
 	size_t n = (size_t)snprintf(buf, cap,
 	                            "From: %s\r\nTo: Bench <bench@example.test>\r\n"
 	                            "Subject: %stopic %ld of the big mailbox\r\n"
@@ -549,7 +551,7 @@ run_bench(struct bconn *main, const struct bench *bn)
 {
 	uint64_t *us = xmalloc((size_t)B.runs * sizeof(*us));
 	struct reply r;
-	char text[BB_CMD_MAX];
+	char text[BB_CMD_MAX] = "";
 	size_t bytes = 0;
 	unsigned untagged = 0;
 	/* one run not counted: caches, and SELECT's first claim of \Recent */

@@ -39,6 +39,9 @@ int compress_feed(struct compress *z, const void *p, size_t n);
 /* Room left for compressed input, and compressed bytes not yet inflated. */
 size_t compress_in_room(const struct compress *z);
 size_t compress_in_pending(const struct compress *z);
+/* Whether compress_inflate may produce bytes now (input waits, or the
+ * last call stopped for want of room). */
+int compress_inflate_pending(const struct compress *z);
 
 /* Inflate into out, at most max bytes (and out's own room). Returns the
  * bytes added (0: nothing more can be made now), or COMPRESS_ERROR on a
