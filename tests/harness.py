@@ -29,10 +29,20 @@ SANITIZER_PATTERNS = re.compile(
     r"WARNING: ThreadSanitizer|panic: ")
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, never the same one twice in
+    this process (the kernel may offer a port again once the probe socket
+    is closed, before the node that is to use it has bound it)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def sanitizer_env():

@@ -41,8 +41,8 @@ store__fops_clear(struct store *st)
 	st->nfops = 0;
 }
 
-static int
-store_make_maildir(const char *dir)
+int
+store__make_maildir(const char *dir)
 {
 	static const char *const subs[] = {"cur", "new", "tmp"};
 	int rc = mkdir_p(dir, 0700);
@@ -84,8 +84,8 @@ store_rmtree_cb(const char *path, const struct stat *sb, int type, struct FTW *f
 
 /* Remove a tree under the data directory (names were validated on the way
  * in). Missing is done. */
-static int
-store_rmtree(const char *path)
+int
+store__rmtree(const char *path)
 {
 	int rc = nftw(path, store_rmtree_cb, 16, FTW_DEPTH | FTW_PHYS);
 	if (rc == -1 && errno == ENOENT)
@@ -110,7 +110,7 @@ store_fop_exec(struct store *st, struct store_fop *f)
 	int rc = 0;
 	switch (f->kind) {
 	case FOP_MKDIR:
-		rc = store_make_maildir(f->a);
+		rc = store__make_maildir(f->a);
 		break;
 	case FOP_LINK_BODY: {
 		if (access(f->a, F_OK) != 0) {
@@ -168,7 +168,7 @@ store_fop_exec(struct store *st, struct store_fop *f)
 		}
 		break;
 	case FOP_RMTREE:
-		rc = store_rmtree(f->a);
+		rc = store__rmtree(f->a);
 		break;
 	}
 	if (rc != 0)

@@ -96,6 +96,13 @@ void store__fops_clear(struct store *st);
 int store__fileops_recover(struct store *st, const char **error_r);
 /* Delete rows up to fileops_durable within the open write transaction. */
 int store__fileops_prune(struct store *st);
+/* dir/ with cur/ new/ tmp/ (existing is success); remove a tree (missing
+ * is success). 0 or -errno. */
+int store__make_maildir(const char *dir);
+int store__rmtree(const char *path);
+/* After a snapshot install: make the maildir tree match the index (see
+ * store_maildir_sync.c). */
+int store__maildirs_reconcile(struct store *st);
 
 /* One command. Sets r->status; returns 0, or a negative errno on a local
  * failure (the node must stop). */

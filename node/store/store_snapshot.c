@@ -8,7 +8,8 @@
  * view), and the node-local list of missing bodies is rebuilt by checking
  * every body the new index references against blobs/, reporting each
  * missing one through hooks->body_missing so that it is fetched from a
- * peer.
+ * peer; then the maildir tree is brought in line with the new index
+ * (store_maildir_sync.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -170,6 +171,10 @@ store_snapshot_restore(struct store *st, const char *copy_path, const char **err
 	st->committed_index = st->applied_index;
 	if (store_rescan_bodies(st) != 0) {
 		*error_r = "cannot check bodies after the snapshot";
+		return -1;
+	}
+	if (store__maildirs_reconcile(st) != 0) {
+		*error_r = "cannot bring the maildirs in line with the snapshot";
 		return -1;
 	}
 	/* Every mailbox may have changed: tell every watcher. */

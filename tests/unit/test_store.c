@@ -5,6 +5,7 @@
  */
 #include "tests/unit/testutil.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -676,6 +677,169 @@ test_alias_loop(void **state)
 	fixture_free(f);
 }
 
+/* Every file under dir/mail, as "relative/path\n" lines, sorted. */
+static void
+list_tree_rec(const char *root, const char *rel, char ***v, size_t *n)
+{
+	char *path = xasprintf("%s/%s", root, rel);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char *sub = xasprintf("%s/%s", rel, e->d_name);
+		char *full = xasprintf("%s/%s", root, sub);
+		struct stat sb;
+		assert_int_equal(lstat(full, &sb), 0);
+		if (S_ISDIR(sb.st_mode)) {
+			list_tree_rec(root, sub, v, n);
+			free(sub);
+		} else {
+			*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+			(*v)[(*n)++] = sub;
+		}
+		free(full);
+	}
+	if (d)
+		closedir(d);
+	free(path);
+}
+
+static int
+strp_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *
+list_tree(const char *dir)
+{
+	char **v = NULL;
+	size_t n = 0;
+	char *root = xasprintf("%s/mail", dir);
+	list_tree_rec(root, ".", &v, &n);
+	qsort(v, n, sizeof(*v), strp_cmp);
+	struct nbuf b;
+	nbuf_init(&b, 1 << 20);
+	for (size_t i = 0; i < n; i++) {
+		nbuf_append(&b, v[i], strlen(v[i]));
+		nbuf_append(&b, "\n", 1);
+		free(v[i]);
+	}
+	free(v);
+	free(root);
+	char *s = xstrndup((const char *)nbuf_head(&b), nbuf_avail(&b));
+	nbuf_deinit(&b);
+	return s;
+}
+
+static uint8_t missing_seen[32];
+static int missing_calls;
+
+static void
+missing_cb(void *arg, const uint8_t hash[CMD_HASH_LEN])
+{
+	memcpy(missing_seen, hash, 32);
+	missing_calls++;
+}
+
+/* What both replicas applied before one of them fell behind. */
+static void
+common_history(struct fixture *f, uint32_t *a_r)
+{
+	uint32_t a = add_user(f, "a@x.test");
+	add_user(f, "b@x.test");
+	uint32_t gone = add_user(f, "gone@y.test");
+	struct cmd mc = {.type = CMD_MAILBOX_CREATE, .user_id = a, .name = S("Old")};
+	assert_int_equal(apply1(f, &mc, NULL), CMD_OK);
+	append(f, a, mailbox_id(f, a, "INBOX", NULL), "Subject: one\r\n\r\nshared\r\n", 0);
+	append(f, a, mailbox_id(f, a, "Old", NULL), "Subject: two\r\n\r\nold\r\n", 0);
+	append(f, gone, mailbox_id(f, gone, "INBOX", NULL), "Subject: three\r\n\r\ngone\r\n", 0);
+	append(f, a, mailbox_id(f, a, "INBOX", NULL), "Subject: four\r\n\r\nexpunged\r\n", 0);
+	*a_r = a;
+}
+
+/* A replica that installs a snapshot ends with the maildir tree of the
+ * replica that took it: files of what the snapshot dropped are gone, the
+ * files of messages whose bodies it already held are there, and only the
+ * message whose body it lacks waits for the fetch. */
+static void
+test_snapshot_reconciles_maildirs(void **state)
+{
+	struct fixture *a = fixture_new("snap-a"), *b = fixture_new("snap-b");
+	uint32_t ua, ub;
+	common_history(a, &ua);
+	common_history(b, &ub);
+	assert_int_equal(ua, ub);
+
+	/* Only a goes on. */
+	struct cmd del = {.type = CMD_USER_DEL, .address = S("gone@y.test")};
+	assert_int_equal(apply1(a, &del, NULL), CMD_OK);
+	struct cmd dd = {.type = CMD_DOMAIN_DEL, .name = S("y.test")};
+	assert_int_equal(apply1(a, &dd, NULL), CMD_OK);
+	struct cmd md = {.type = CMD_MAILBOX_DELETE, .user_id = ua, .name = S("Old")};
+	assert_int_equal(apply1(a, &md, NULL), CMD_OK);
+	struct store_mailbox in;
+	uint32_t inbox = mailbox_id(a, ua, "INBOX", &in);
+	struct uid_range two = {2, 2};
+	struct cmd ex = {.type = CMD_MSG_EXPUNGE, .user_id = ua, .mailbox_id = inbox,
+			 .uidvalidity = in.uidvalidity, .mode = EXPUNGE_UIDS,
+			 .ranges = {.n = 1, .v = &two}};
+	assert_int_equal(apply1(a, &ex, NULL), CMD_OK);
+	uint32_t bid = mailbox_id(a, 2, "INBOX", NULL);
+	append(a, 2, bid, "Subject: one\r\n\r\nshared\r\n", 0); /* b holds this body */
+	struct cmd mn = {.type = CMD_MAILBOX_CREATE, .user_id = ua, .name = S("New")};
+	assert_int_equal(apply1(a, &mn, NULL), CMD_OK);
+	append(a, ua, mailbox_id(a, ua, "New", NULL), "Subject: five\r\n\r\nnew\r\n", 0);
+
+	/* A file in b's INBOX that mailnode did not name stays. */
+	char *stray = xasprintf("%s/mail/x.test/a/cur/1.other:2,S", b->dir);
+	int fd = open(stray, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+
+	char *snap = xasprintf("%s/snapshot", a->dir);
+	const char *err;
+	fd = open(snap, O_CREAT | O_RDWR | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(store_snapshot_write(a->st, fd, &err), 0);
+	close(fd);
+	struct store_hooks h = {.applied = applied_cb, .body_missing = missing_cb, .arg = b};
+	store_set_hooks(b->st, &h);
+	missing_calls = 0;
+	assert_int_equal(store_snapshot_restore(b->st, snap, &err), 0);
+	uint8_t five[32];
+	const char *body5 = "Subject: five\r\n\r\nnew\r\n";
+	sha256(body5, strlen(body5), five);
+	assert_int_equal(missing_calls, 1);
+	assert_memory_equal(missing_seen, five, 32);
+
+	char *ta = list_tree(a->dir), *tb = list_tree(b->dir);
+	assert_null(strstr(tb, "y.test"));
+	assert_null(strstr(tb, ".Old"));
+	assert_non_null(strstr(tb, "./x.test/a/cur/1.other:2,S\n"));
+	assert_non_null(strstr(tb, "./x.test/b/cur/"));
+	/* a's tree = b's, but for the stray file and the message whose body
+	 * is being fetched. */
+	char *want = xstrdup(ta);
+	char *nf = strstr(want, "./x.test/a/.New/cur/");
+	assert_non_null(nf);
+	memmove(nf, strchr(nf, '\n') + 1, strlen(strchr(nf, '\n') + 1) + 1);
+	char *got = xstrdup(tb);
+	char *sf = strstr(got, "./x.test/a/cur/1.other:2,S\n");
+	memmove(sf, strchr(sf, '\n') + 1, strlen(strchr(sf, '\n') + 1) + 1);
+	assert_string_equal(got, want);
+
+	free(want);
+	free(got);
+	free(ta);
+	free(tb);
+	free(snap);
+	free(stray);
+	fixture_free(a);
+	fixture_free(b);
+}
+
 int
 main(void)
 {
@@ -688,6 +852,7 @@ main(void)
 		cmocka_unit_test(test_duplicate_request),
 		cmocka_unit_test(test_determinism_and_replay),
 		cmocka_unit_test(test_alias_loop),
+		cmocka_unit_test(test_snapshot_reconciles_maildirs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
