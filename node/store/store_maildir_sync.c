@@ -109,7 +109,7 @@ link_files(struct reconcile *r, const char *maildir, const struct store_mailbox 
 	while (more == 1 && k.len == 8 && memcmp(k.p, key, 4) == 0) {
 		struct store_msg m;
 		if (schema_msg_decode(v.p, v.len, &m) == 0) {
-			m.uid = wire_rd32(k.p + 4);
+			m.uid = wire_rd32((const uint8_t *)k.p + 4);
 			char *file = store__msg_file(maildir, mb, &m);
 			if (access(file, F_OK) != 0) {
 				char *blob = store_body_path(r->st->data_dir, m.hash);
