@@ -2,14 +2,16 @@
  * msgin: message intake. See msgin.h.
  *
  * The temporary file is written through a 64 KiB buffer on the loop
- * (page-cache writes); fsync, the rename that makes it a staged body and
- * the MIME parse (the file is mapped, not read into memory) run in the
- * thread pool. If the session goes away meanwhile, the pool job finishes
- * and the after-work callback frees what is left.
+ * (page-cache writes); the MIME parse (the file is mapped, not read into
+ * memory) runs in the thread pool, then the stager makes the body durable
+ * under its hash together with the others arriving meanwhile. If the
+ * session goes away meanwhile, the pool job or the stager finishes and
+ * its callback frees what is left.
  */
 #include "node/msgin.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@
 #include "node/lib/util.h"
 #include "node/mime/mime.h"
 #include "node/node.h"
+#include "node/stager.h"
 #include "node/store/store.h"
 #include "replication/repl.h"
 
@@ -44,9 +47,10 @@ struct msgin {
 	struct nbuf meta;
 	/* finishing */
 	uv_work_t work;
+	struct stage_req stage;
 	int work_rc;
-	int in_pool;
-	int freed;     /* the owner let go while the pool job ran */
+	int in_pool;   /* in the pool job or the stager */
+	int freed;     /* the owner let go meanwhile */
 	int staged;
 	struct repl_body_req *push;
 	msgin_cb cb;
@@ -152,26 +156,18 @@ msgin_release(struct msgin *m)
 	free(m);
 }
 
-/* In the pool: durable under its hash, then parsed. */
+/* In the pool: parsed from the temporary file, mapped. */
 static void
 msgin_work(uv_work_t *w)
 {
 	struct msgin *m = w->data;
 	close(m->fd);
 	m->fd = -1;
-	m->work_rc = store_body_stage(m->data_dir, m->tmp_path, m->hash);
-	if (m->work_rc != 0)
+	if (m->size == 0)
 		return;
-	m->staged = 1;
-	/* Parse from the staged file, mapped. */
-	char hex[SHA256_HEX_LEN + 1];
-	hex_encode(m->hash, CMD_HASH_LEN, hex);
-	char *path = xasprintf("%s/blobs/staged/%s", m->data_dir, hex);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	free(path);
-	if (fd < 0 || m->size == 0) {
-		if (fd >= 0)
-			close(fd);
+	int fd = open(m->tmp_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		m->work_rc = -errno;
 		return;
 	}
 	void *map = mmap(NULL, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -199,11 +195,12 @@ msgin_pushed(void *arg, int status)
 }
 
 static void
-msgin_work_done(uv_work_t *w, int status)
+msgin_staged(struct stage_req *q, int rc)
 {
-	struct msgin *m = w->data;
+	struct msgin *m = (struct msgin *)((char *)q - offsetof(struct msgin, stage));
 	m->in_pool = 0;
-	if (m->staged) {
+	if (rc == 0) {
+		m->staged = 1;
 		free(m->tmp_path); /* renamed to staged/ */
 		m->tmp_path = NULL;
 	}
@@ -211,13 +208,7 @@ msgin_work_done(uv_work_t *w, int status)
 		msgin_release(m);
 		return;
 	}
-	if (m->work_rc == -EFBIG) {
-		m->cb(m->arg, -EFBIG, m);
-		return;
-	}
-	if (status != 0 || m->work_rc != 0) {
-		log_error("msgin", "event=stage-failed error=\"%s\"",
-			  strerror(m->work_rc ? -m->work_rc : EIO));
+	if (rc != 0) {
 		m->cb(m->arg, -EIO, m);
 		return;
 	}
@@ -228,6 +219,30 @@ msgin_work_done(uv_work_t *w, int status)
 		return;
 	}
 	m->push = repl_body_push(r, m->hash, m->size, msgin_pushed, m);
+}
+
+static void
+msgin_work_done(uv_work_t *w, int status)
+{
+	struct msgin *m = w->data;
+	if (m->freed || m->work_rc != 0 || status != 0) {
+		m->in_pool = 0;
+		if (m->freed) {
+			msgin_release(m);
+		} else if (m->work_rc == -EFBIG) {
+			m->cb(m->arg, -EFBIG, m);
+		} else {
+			log_error("msgin", "event=stage-failed error=\"%s\"",
+				  strerror(m->work_rc ? -m->work_rc : EIO));
+			m->cb(m->arg, -EIO, m);
+		}
+		return;
+	}
+	/* Still in_pool: the stager has it now, even if the owner let go. */
+	m->stage.tmp_path = m->tmp_path;
+	memcpy(m->stage.hash, m->hash, CMD_HASH_LEN);
+	m->stage.cb = msgin_staged;
+	stager_submit(node_get()->stager, &m->stage);
 }
 
 static void

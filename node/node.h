@@ -26,6 +26,7 @@ struct node {
 	struct listener admin;
 	struct tls_ctx *tls_server; /* client-facing TLS (IMAPS, STARTTLS, ...) */
 	struct store *store;
+	struct stager *stager;      /* bodies made durable in groups */
 	struct repl *repl;
 	uv_signal_t sigint, sigterm;
 	uv_timer_t tasks;           /* start-up tasks: join, first commands */

@@ -29,6 +29,7 @@
 #include "node/net/conn.h"
 #include "node/net/tls.h"
 #include "node/node.h"
+#include "node/stager.h"
 #include "node/protocols.h"
 #include "node/store/store.h"
 #include "replication/repl.h"
@@ -219,11 +220,13 @@ node_serve(struct config *cfg)
 	uv_signal_start(&n->sigterm, node_signal_cb, SIGTERM);
 	if (store_open(cfg->data_dir, NULL, &n->store, &err) != 0)
 		goto err_after_loop;
+	n->stager = stager_new(n->loop, cfg->data_dir);
 	if (node_tls_setup(n, &err) != 0)
 		goto err_after_store;
 	struct repl_params rp = {
 		.loop = n->loop,
 		.st = n->store,
+		.stager = n->stager,
 		.id = cfg->node_id,
 		.address = node_cluster_address(cfg),
 		.data_dir = cfg->data_dir,
@@ -283,6 +286,7 @@ out:
 	free(n->loop);
 	protocols_deinit(n);
 	repl_free(&n->repl);
+	stager_free(&n->stager);
 	store_close(&n->store);
 	tls_ctx_free(&n->tls_server);
 	http_routes_free();

@@ -17,6 +17,7 @@
 #include "replication/proto.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,18 +117,11 @@ repl_fsm_applied(void *arg)
 static void repl_fsync_start(struct repl *r);
 
 static void
-repl_fsync_work(uv_work_t *w)
+repl_fsync_done(struct stage_req *q, int rc)
 {
-	struct repl *r = w->data;
-	r->fsync_rc = store_fileops_sync(r->data_dir);
-}
-
-static void
-repl_fsync_done(uv_work_t *w, int status)
-{
-	struct repl *r = w->data;
+	struct repl *r = (struct repl *)((char *)q - offsetof(struct repl, fsync_req));
 	r->fsync_inflight = 0;
-	if (status != 0 || r->fsync_rc != 0) {
+	if (rc != 0) {
 		repl_fatal(r, "cannot flush the data directory");
 		return;
 	}
@@ -136,7 +130,9 @@ repl_fsync_done(uv_work_t *w, int status)
 		repl_fsync_start(r);
 }
 
-/* Flush what apply wrote to directories, off the loop; one at a time. */
+/* Make what apply wrote to directories durable: the flush of the stager's
+ * next group covers it (one flush for bodies and file operations). One at
+ * a time. */
 static void
 repl_fsync_start(struct repl *r)
 {
@@ -145,8 +141,9 @@ repl_fsync_start(struct repl *r)
 		return;
 	r->fsync_inflight = 1;
 	r->fsync_upto = upto;
-	r->fsync_work.data = r;
-	uv_queue_work(r->loop, &r->fsync_work, repl_fsync_work, repl_fsync_done);
+	memset(&r->fsync_req, 0, sizeof(r->fsync_req));
+	r->fsync_req.cb = repl_fsync_done;
+	stager_submit(r->stager, &r->fsync_req);
 }
 
 /* End of a loop iteration: commit, then propose. */
@@ -310,6 +307,7 @@ repl_create(const struct repl_params *p, struct repl **r_r, const char **error_r
 	struct repl *r = xcalloc(1, sizeof(*r));
 	r->loop = p->loop;
 	r->st = p->st;
+	r->stager = p->stager;
 	r->id = p->id;
 	r->address = xstrdup(p->address);
 	r->data_dir = xstrdup(p->data_dir);

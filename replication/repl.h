@@ -56,10 +56,12 @@ struct repl *node_repl(void);
 /* --- lifecycle (the node) ------------------------------------------- */
 
 struct store;
+struct stager;
 
 struct repl_params {
 	uv_loop_t *loop;
 	struct store *st;
+	struct stager *stager; /* stages received and fetched bodies */
 	uint64_t id;
 	const char *address;  /* this node's cluster address, as peers reach it */
 	const char *data_dir; /* raft log in <data_dir>/raft, certs in cluster/ */

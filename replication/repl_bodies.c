@@ -4,7 +4,7 @@
  * Push: before an append is proposed, its staged body is sent to every
  * other voter in PROTO_CHUNK pieces (PROTO_BODY_PUT, one piece in flight
  * per peer); a peer acknowledges the last piece only after the body is
- * fsynced in its blobs/staged/. Once a majority of voters (this node
+ * durable in its blobs/staged/ (node/stager.h). Once a majority of voters (this node
  * included) hold it, the session may submit the append; the other peers
  * keep receiving in the background.
  *
@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,6 +26,7 @@
 #include "node/lib/util.h"
 #include "node/lib/wire.h"
 #include "node/metrics.h"
+#include "node/stager.h"
 #include "replication/proto.h"
 #include "replication/repl_internal.h"
 
@@ -70,8 +72,7 @@ struct repl_body_xfer {
 	struct sha256_ctx *sha;
 	uint64_t touched_ms;
 	struct cluster_call *call; /* answered when staged */
-	uv_work_t work;
-	int stage_rc;
+	struct stage_req stage;
 	int staging;
 };
 
@@ -323,22 +324,14 @@ xfer_free(struct repl *r, struct repl_body_xfer *x)
 }
 
 static void
-xfer_stage_work(uv_work_t *w)
+xfer_staged(struct stage_req *q, int rc)
 {
-	struct repl_body_xfer *x = w->data;
-	x->stage_rc = store_body_stage(x->r->data_dir, x->path, x->hash);
-}
-
-static void
-xfer_stage_done(uv_work_t *w, int status)
-{
-	struct repl_body_xfer *x = w->data;
+	struct repl_body_xfer *x =
+		(struct repl_body_xfer *)((char *)q - offsetof(struct repl_body_xfer, stage));
 	x->staging = 0;
 	if (x->call)
-		ack(x->call, x->stage_rc == 0 && status == 0 ? PROTO_OK : PROTO_EFAILED, x->total);
+		ack(x->call, rc == 0 ? PROTO_OK : PROTO_EFAILED, x->total);
 	x->call = NULL;
-	if (x->stage_rc != 0)
-		log_warn("repl", "event=body-stage-failed error=\"%s\"", strerror(-x->stage_rc));
 	xfer_free(x->r, x);
 }
 
@@ -413,8 +406,10 @@ body_put(struct repl *r, struct cluster_call *call, uint64_t from, const uint8_t
 	x->fd = -1;
 	x->call = call;
 	x->staging = 1;
-	x->work.data = x;
-	uv_queue_work(r->loop, &x->work, xfer_stage_work, xfer_stage_done);
+	x->stage.tmp_path = x->path;
+	memcpy(x->stage.hash, x->hash, CMD_HASH_LEN);
+	x->stage.cb = xfer_staged;
+	stager_submit(r->stager, &x->stage);
 }
 
 static void

@@ -5,12 +5,13 @@
  * installed a snapshot) is reported by the store (hooks->body_missing). The
  * body is then fetched from the voters in turn (PROTO_BODY_GET, piece by
  * piece, FETCH_INFLIGHT_MAX bodies at once), hashed as it comes, refused if
- * the hash differs, staged (fsync) in the thread pool and linked into
+ * the hash differs, made durable by the stager and linked into
  * place (store_body_arrived). Until then /health reports the node
  * unavailable.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "node/lib/util.h"
 #include "node/lib/wire.h"
 #include "node/metrics.h"
+#include "node/stager.h"
 #include "replication/proto.h"
 #include "replication/repl_internal.h"
 
@@ -42,8 +44,7 @@ struct repl_fetch {
 	int inflight;
 	int staging;
 	uint64_t retry_at;
-	uv_work_t work;
-	int stage_rc;
+	struct stage_req stage;
 };
 
 static struct metric *m_fetched;
@@ -102,30 +103,23 @@ repl__body_missing(void *arg, const uint8_t hash[CMD_HASH_LEN])
 }
 
 static void
-fetch_stage_work(uv_work_t *w)
+fetch_staged(struct stage_req *q, int rc)
 {
-	struct repl_fetch *f = w->data;
-	f->stage_rc = store_body_stage(f->r->data_dir, f->path, f->hash);
-}
-
-static void
-fetch_stage_done(uv_work_t *w, int status)
-{
-	struct repl_fetch *f = w->data;
+	struct repl_fetch *f = (struct repl_fetch *)((char *)q - offsetof(struct repl_fetch, stage));
 	struct repl *r = f->r;
 	f->staging = 0;
+	if (rc == 0) {
+		free(f->path); /* renamed away */
+		f->path = NULL;
+	}
 	if (r->closing) {
 		fetch_free(r, f);
 		return;
 	}
-	if (f->stage_rc == 0 && status == 0) {
-		free(f->path); /* renamed away */
-		f->path = NULL;
-		if (store_body_arrived(r->st, f->hash) == 0) {
-			metric_inc(m_fetched);
-			fetch_free(r, f);
-			return;
-		}
+	if (rc == 0 && store_body_arrived(r->st, f->hash) == 0) {
+		metric_inc(m_fetched);
+		fetch_free(r, f);
+		return;
 	}
 	fetch_reset(f);
 	f->retry_at = now_mono_ms() + FETCH_RETRY_MS;
@@ -186,8 +180,10 @@ fetch_reply_cb(void *arg, int status, uint8_t type, const uint8_t *p, size_t len
 	close(f->fd);
 	f->fd = -1;
 	f->staging = 1;
-	f->work.data = f;
-	uv_queue_work(r->loop, &f->work, fetch_stage_work, fetch_stage_done);
+	f->stage.tmp_path = f->path;
+	memcpy(f->stage.hash, f->hash, CMD_HASH_LEN);
+	f->stage.cb = fetch_staged;
+	stager_submit(r->stager, &f->stage);
 }
 
 static void

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "node/stager.h"
 #include "node/store/store.h"
 #include "replication/cluster.h"
 #include "replication/fsm.h"
@@ -48,6 +49,7 @@ struct repl_fetch;     /* missing bodies being fetched */
 struct repl {
 	uv_loop_t *loop;
 	struct store *st;
+	struct stager *stager;
 	uint64_t id;
 	char *address;
 	char *data_dir;
@@ -88,10 +90,9 @@ struct repl {
 	int transfer_pending;
 	struct repl_stop *stopping;
 	/* flushing the file operations apply made (store_fileops_sync) */
-	uv_work_t fsync_work;
+	struct stage_req fsync_req; /* a flush riding with the stager's next group */
 	int fsync_inflight;
 	uint64_t fsync_upto;
-	int fsync_rc;
 };
 
 /* repl_submit.c */

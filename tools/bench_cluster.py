@@ -2,11 +2,13 @@
 """LMTP delivery rate into a single node and into a three-node cluster on
 loopback, with the same load generator (tools/lmtp_bench.c).
 
-    tools/bench_cluster.py [--build DIR] [-n MESSAGES] [-c CONNECTIONS] [-s SIZE]
+    tools/bench_cluster.py [--build DIR] [--dir DATA] [-n MESSAGES] [-c CONNECTIONS] [-s SIZE]
 
 Starts the nodes from DIR/mailnode (a release build: `make build`), creates
 50 users, runs DIR/lmtp_bench against the leader, prints both rates and
-their ratio. Data goes to a temporary directory under /var/tmp.
+their ratio. Data goes to a temporary directory under DATA (default
+/var/tmp); give a BTRFS mount to measure on the file system mailnode is
+deployed on (tools/btrfs_scratch.sh makes one from a loop image).
 """
 import argparse
 import os
@@ -47,10 +49,11 @@ def main():
     ap.add_argument("-n", type=int, default=20000)
     ap.add_argument("-c", type=int, default=16)
     ap.add_argument("-s", type=int, default=8192)
+    ap.add_argument("--dir", default="/var/tmp")
     args = ap.parse_args()
     os.environ["MAILNODE_BIN"] = os.path.abspath(os.path.join(args.build, "mailnode"))
     os.environ.setdefault("MAILNODE_LOG_LEVEL", "warn")
-    tempfile.tempdir = "/var/tmp"
+    tempfile.tempdir = args.dir
     import harness
 
     print("single node:")

@@ -1,0 +1,50 @@
+/*
+ * stager: bodies made durable in groups.
+ *
+ * A body written to a temporary file becomes a staged body
+ * (<data>/blobs/staged/<sha256>) through the stager, which makes many of
+ * them durable at once: one pool job takes every request waiting, flushes
+ * the file system (syncfs: their data is on disk), renames each into
+ * staged/ and fsyncs that directory (the names are). A file in staged/
+ * therefore never holds data that is not on disk, on any file system, and
+ * a group of N bodies costs two flushes instead of 2N fsyncs.
+ *
+ * A request without a file (tmp_path NULL) is a barrier: its callback
+ * runs after a flush of the file system that started after it was
+ * submitted (the replication layer uses it to make the directory entries
+ * apply() wrote durable, riding with the bodies' flush).
+ *
+ * Requests that arrive while a job runs wait for the next one, which
+ * starts when it ends: a job is in flight whenever a request waits, so the
+ * loop stays alive until every callback has run.
+ */
+#ifndef MAILNODE_STAGER_H
+#define MAILNODE_STAGER_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "node/store/cmd.h"
+
+struct stage_req;
+typedef void (*stage_cb)(struct stage_req *req, int rc);
+
+/* The caller's, alive until cb. cb runs on the loop, never from inside
+ * stager_submit; rc is 0 (staged and durable; tmp_path is gone) or -errno
+ * (tmp_path is still the caller's to remove). */
+struct stage_req {
+	struct stage_req *next;
+	const char *tmp_path;
+	uint8_t hash[CMD_HASH_LEN];
+	stage_cb cb;
+	int rc;
+};
+
+struct stager;
+
+struct stager *stager_new(uv_loop_t *loop, const char *data_dir);
+void stager_submit(struct stager *s, struct stage_req *req);
+/* After the loop has ended (no job can be in flight). */
+void stager_free(struct stager **s);
+
+#endif
