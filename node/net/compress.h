@@ -53,8 +53,7 @@ long compress_inflate(struct compress *z, struct nbuf *out, size_t max);
 /* Compress n bytes; compressed output goes to emit (0 or -1; -1 stops
  * and is returned). Output may be held back until compress_flush. */
 typedef int (*compress_emit_fn)(void *ctx, const void *p, size_t n);
-int compress_deflate(struct compress *z, const void *p, size_t n, compress_emit_fn emit,
-                     void *ctx);
+int compress_deflate(struct compress *z, const void *p, size_t n, compress_emit_fn emit, void *ctx);
 /* Z_SYNC_FLUSH: everything given so far goes to emit, byte-aligned.
  * Nothing to do when nothing was given since the last flush. Returns 0
  * or -1 (emit's error, or out of memory). */

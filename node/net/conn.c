@@ -20,6 +20,7 @@
 
 #include "node/lib/log.h"
 #include "node/lib/util.h"
+#include "node/net/compress.h"
 #include "node/net/conn_private.h"
 #include "node/net/tls.h"
 
@@ -106,6 +107,12 @@ conn__deliver(struct conn *c)
 	c->flags |= CONN_F_IN_READ;
 	c->handler->on_read(c);
 	c->flags &= ~(uint32_t)CONN_F_IN_READ;
+	/* Input left in TLS or the inflater for want of room in c->in: now
+	 * that the owner took some, pull more at the next iteration (not
+	 * here: no recursion, and a paused owner is left alone). */
+	if ((c->flags & CONN_F_STARVED) && !(c->flags & CONN_F_PAUSED) && !conn_closing(c) &&
+	    nbuf_avail(&c->in) < c->in_limit)
+		conn__list_add(c, CONN_F_TLS_PUMP | CONN_F_DELIVER);
 }
 
 static void
@@ -359,6 +366,10 @@ conn_close(struct conn *c)
 	c->flags |= CONN_F_CLOSING;
 	c->closing_since_ms = now_mono_ms();
 	conn__update_reading(c);
+	/* The last compressed bytes go before TLS's close_notify. */
+	conn__z_flush(c);
+	if (c->flags & CONN_F_CLOSED)
+		return;
 	if (c->tls && tls_conn_established(c->tls)) {
 		tls_conn_shutdown(c->tls);
 		size_t pend;
@@ -399,6 +410,7 @@ conn_close_cb(uv_handle_t *h)
 		c->all_next->all_prev = c->all_prev;
 	net.count--;
 	tls_conn_free(&c->tls);
+	compress_free(&c->z);
 	nbuf_deinit(&c->in);
 	nbuf_deinit(&c->out);
 	free(c);

@@ -3,7 +3,9 @@
  * connection type every protocol, the HTTP endpoint and the cluster
  * transport use.
  *
- * Input arrives in c->in as plaintext (decrypted when TLS is on), bounded:
+ * Input arrives in c->in as plaintext (decrypted when TLS is on, and
+ * inflated when compression is on: TLS outside, DEFLATE inside, RFC 4978
+ * §3), bounded:
  * reading stops while c->in holds `in_limit` unconsumed bytes, so a peer can
  * never make the node buffer more than that per connection. The handler's
  * on_read runs whenever new bytes arrived and the connection is not paused;
@@ -28,6 +30,7 @@
 struct conn;
 struct tls_ctx;
 struct tls_conn;
+struct compress;
 
 #define CONN_READ_CHUNK (64 * 1024)
 #define CONN_HIGH_WATER (256 * 1024)
@@ -62,6 +65,7 @@ enum {
 	CONN_F_IN_READ = 1 << 9,  /* inside on_read */
 	CONN_F_PIPE = 1 << 10,    /* a Unix-domain or socketpair stream */
 	CONN_F_SKIPLINE = 1 << 11, /* dropping the rest of an overlong line */
+	CONN_F_STARVED = 1 << 12,  /* input waits in TLS or inflate for room in c->in */
 };
 
 struct conn {
@@ -76,6 +80,7 @@ struct conn {
 	struct nbuf in;      /* plaintext from the peer */
 	struct nbuf out;     /* bytes (ciphertext with TLS) not yet given to uv_write */
 	struct tls_conn *tls;
+	struct compress *z;  /* DEFLATE inside TLS (conn_start_compress), or NULL */
 	size_t in_limit;     /* stop reading at this many unconsumed bytes */
 	size_t queued;       /* bytes in uv_write requests not yet completed */
 	uint64_t last_active_ms;
@@ -118,6 +123,19 @@ void conn_start(struct conn *c);
  * command that asked for it is discarded (STARTTLS command injection,
  * CVE-2011-0411). Client side: starts the handshake. Returns 0 or -1. */
 int conn_start_tls(struct conn *c, struct tls_ctx *ctx, int server);
+
+/* Compress both directions from now on (raw DEFLATE, RFC 1951): what is
+ * written after this call is compressed, and the bytes already buffered
+ * in c->in are taken as compressed input (the peer sent them after the
+ * command that asked for it). Inside TLS when TLS is on. A corrupt stream
+ * from the peer closes the connection. Returns 0, or -1 if compression
+ * is on already. */
+int conn_start_compress(struct conn *c);
+static inline int
+conn_is_compressed(const struct conn *c)
+{
+	return c->z != NULL;
+}
 
 /* Queue bytes for the peer. Returns 0, or -1 if the connection is closing
  * or the output limit was hit (the connection is then being closed). */

@@ -6,12 +6,17 @@
  * into it) at once, so per-connection memory is what the connection holds,
  * never a read buffer. Reading is started and stopped so that c->in never
  * holds more than in_limit bytes before a read and in_limit + one chunk
- * after it.
+ * after it. With compression on (conn_compress.c) the bytes, decrypted or
+ * not, go to the inflater's bounded buffer first and are inflated into
+ * c->in as far as in_limit allows; input left above a full c->in is
+ * pulled again from the flush list once the owner consumed some
+ * (CONN_F_STARVED), which also covers TLS records bigger than the room.
  *
- * Writing: conn_write appends to c->out; connections with output are put on
- * the flush list (conn.c), drained at the end of each loop iteration. A
- * flush tries uv_try_write first and hands the rest to uv_write with the
- * buffer's storage.
+ * Writing: conn_write appends to c->out (through the deflater when
+ * compression is on); connections with output are put on the flush list
+ * (conn.c), drained at the end of each loop iteration. A flush
+ * sync-flushes the deflater, tries uv_try_write first and hands the rest
+ * to uv_write with the buffer's storage.
  */
 #include "node/net/conn.h"
 
@@ -23,6 +28,7 @@
 
 #include "node/lib/log.h"
 #include "node/lib/util.h"
+#include "node/net/compress.h"
 #include "node/net/conn_private.h"
 #include "node/net/tls.h"
 
@@ -34,6 +40,13 @@ conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	size_t len;
 	buf->base = (char *)conn__readbuf(&len);
 	buf->len = len;
+}
+
+/* The room left in c->in before in_limit. */
+static size_t
+conn_in_room(const struct conn *c)
+{
+	return c->in_limit > nbuf_avail(&c->in) ? c->in_limit - nbuf_avail(&c->in) : 0;
 }
 
 static void
@@ -61,6 +74,17 @@ conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			return;
 		}
 		conn__tls_pump(c);
+	} else if (c->z) {
+		/* Reading stops at COMPRESS_IN_MAX pending: one chunk fits. */
+		if (compress_feed(c->z, buf->base, (size_t)nread) != 0) {
+			log_error("net", "event=input-overflow proto=%s peer=%s", c->proto,
+			          c->peer);
+			conn_abort(c);
+			return;
+		}
+		if (conn__z_pull(c) != 0)
+			return;
+		conn__set_starved(c);
 	} else if (nbuf_append(&c->in, buf->base, (size_t)nread) != 0) {
 		/* Cannot happen while reading stops at in_limit. */
 		log_error("net", "event=input-overflow proto=%s peer=%s", c->proto, c->peer);
@@ -78,7 +102,8 @@ conn__update_reading(struct conn *c)
 		return;
 	int want = !(c->flags & (CONN_F_CLOSING | CONN_F_EOF)) && (c->flags & CONN_F_CONNECTED) &&
 	           nbuf_avail(&c->in) < c->in_limit &&
-	           (!c->tls || tls_conn_fed_pending(c->tls) < CONN_TLS_FED_MAX);
+	           (!c->tls || tls_conn_fed_pending(c->tls) < CONN_TLS_FED_MAX) &&
+	           (!c->z || compress_in_pending(c->z) < COMPRESS_IN_MAX);
 	if (want && !(c->flags & CONN_F_READING)) {
 		if (uv_read_start(&c->u.stream, conn_alloc_cb, conn_read_cb) == 0)
 			c->flags |= CONN_F_READING;
@@ -88,24 +113,50 @@ conn__update_reading(struct conn *c)
 	}
 }
 
-/* Decrypt what TLS holds into c->in, up to in_limit, and queue whatever
- * ciphertext the engine produced (handshake messages, alerts). */
+/* One TLS read into the layer below it: c->in, or the inflater's input
+ * through the loop-wide read buffer (its ciphertext was fed to TLS
+ * already). Returns what tls_conn_read returned. */
+static int
+conn_tls_read(struct conn *c)
+{
+	if (c->z == NULL) {
+		size_t room = MIN(conn_in_room(c), (size_t)CONN_READ_CHUNK);
+		unsigned char *dst = room ? nbuf_reserve(&c->in, room) : NULL;
+		int n = tls_conn_read(c->tls, dst, dst ? room : 0);
+		if (n > 0)
+			nbuf_commit(&c->in, (size_t)n);
+		return n;
+	}
+	size_t pend = compress_in_pending(c->z), len;
+	size_t room = pend < COMPRESS_IN_MAX ? COMPRESS_IN_MAX - pend : 0;
+	unsigned char *tmp = conn__readbuf(&len);
+	room = MIN(room, len);
+	int n = tls_conn_read(c->tls, room ? tmp : NULL, room);
+	if (n > 0 && compress_feed(c->z, tmp, (size_t)n) != 0)
+		return TLS_ERROR; /* cannot happen: room was checked */
+	return n;
+}
+
+/* Decrypt what TLS holds into c->in (through the inflater when
+ * compression is on), up to in_limit, and queue whatever ciphertext the
+ * engine produced (handshake messages, alerts). */
 void
 conn__tls_pump(struct conn *c)
 {
-	if (c->tls == NULL || (c->flags & CONN_F_CLOSED))
+	if (c->flags & CONN_F_CLOSED)
 		return;
+	if (c->tls == NULL) {
+		if (c->z != NULL && conn__z_pull(c) == 0)
+			conn__set_starved(c);
+		return;
+	}
 	int was_up = tls_conn_established(c->tls);
 	for (;;) {
-		size_t room =
-		        c->in_limit > nbuf_avail(&c->in) ? c->in_limit - nbuf_avail(&c->in) : 0;
-		room = MIN(room, (size_t)CONN_READ_CHUNK);
-		unsigned char *dst = room ? nbuf_reserve(&c->in, room) : NULL;
-		int n = tls_conn_read(c->tls, dst, dst ? room : 0);
-		if (n > 0) {
-			nbuf_commit(&c->in, (size_t)n);
+		if (c->z != NULL && conn__z_pull(c) != 0)
+			return;
+		int n = conn_tls_read(c);
+		if (n > 0)
 			continue;
-		}
 		if (n == TLS_ERROR) {
 			log_info("net", "event=tls-error proto=%s peer=%s error=\"%s\"", c->proto,
 			         c->peer, tls_conn_error(c->tls));
@@ -117,6 +168,7 @@ conn__tls_pump(struct conn *c)
 			c->flags |= CONN_F_EOF;
 		break;
 	}
+	conn__set_starved(c);
 	/* Handshake output. */
 	while (tls_conn_out_pending(c->tls) > 0) {
 		size_t p = tls_conn_out_pending(c->tls);
@@ -181,7 +233,7 @@ conn_resume(struct conn *c)
 	if (conn_closing(c))
 		return;
 	/* Deliver from the loop, never from inside the caller's stack. */
-	conn__list_add(c, CONN_F_DELIVER | (c->tls ? CONN_F_TLS_PUMP : 0));
+	conn__list_add(c, CONN_F_DELIVER | (c->tls || c->z ? CONN_F_TLS_PUMP : 0));
 }
 
 void
@@ -207,17 +259,17 @@ conn_idle(struct conn *c)
 		nbuf_deinit(&c->out);
 	if (c->tls && c->queued == 0)
 		tls_conn_idle(c->tls);
+	if (c->z && !compress_unflushed(c->z))
+		compress_idle(c->z);
 }
 
 /* --- writing -------------------------------------------------------- */
 
 int
-conn_write(struct conn *c, const void *p, size_t n)
+conn__write_out(struct conn *c, const void *p, size_t n)
 {
-	if (conn_closing(c))
+	if (c->flags & CONN_F_CLOSED)
 		return -1;
-	if (n == 0)
-		return 0;
 	if (c->tls) {
 		if (tls_conn_write(c->tls, p, n) != 0) {
 			conn_abort(c);
@@ -239,6 +291,24 @@ overflow:
 	log_warn("net", "event=output-overflow proto=%s peer=%s", c->proto, c->peer);
 	conn_abort(c);
 	return -1;
+}
+
+int
+conn_write(struct conn *c, const void *p, size_t n)
+{
+	if (conn_closing(c))
+		return -1;
+	if (n == 0)
+		return 0;
+	if (c->z == NULL)
+		return conn__write_out(c, p, n);
+	if (compress_deflate(c->z, p, n, conn__z_emit, c) != 0) {
+		conn__z_failed(c);
+		return -1;
+	}
+	/* Flushed (Z_SYNC_FLUSH) with the rest at the end of the burst. */
+	conn__list_add(c, 0);
+	return 0;
 }
 
 int
@@ -312,6 +382,10 @@ void
 conn_flush(struct conn *c)
 {
 	if ((c->flags & CONN_F_CLOSED) || !(c->flags & CONN_F_CONNECTED))
+		return;
+	/* The end of a response burst (RFC 4978 §4): the peer can decode
+	 * everything sent so far. */
+	if (conn__z_flush(c) != 0)
 		return;
 	size_t n = nbuf_avail(&c->out);
 	if (n == 0)

@@ -221,6 +221,12 @@ tls_conn_fed_pending(const struct tls_conn *t)
 	return t->rbio ? BIO_ctrl_pending(t->rbio) : 0;
 }
 
+size_t
+tls_conn_in_pending(const struct tls_conn *t)
+{
+	return tls_conn_fed_pending(t) + (size_t)(t->established ? SSL_pending(t->ssl) : 0);
+}
+
 static int
 tls_conn_fail(struct tls_conn *t, int sslerr)
 {

@@ -34,6 +34,9 @@ void tls_conn_free(struct tls_conn **t);
 int tls_conn_feed(struct tls_conn *t, const void *p, size_t n);
 /* Ciphertext fed but not yet consumed by the TLS engine. */
 size_t tls_conn_fed_pending(const struct tls_conn *t);
+/* Input not yet read as plaintext: ciphertext fed, or decrypted bytes of
+ * a record that tls_conn_read had no room for. */
+size_t tls_conn_in_pending(const struct tls_conn *t);
 /* Advance the handshake and read up to n plaintext bytes. Returns bytes
  * read (> 0), 0 when more ciphertext is needed (or the handshake just
  * advanced), TLS_EOF on close_notify, TLS_ERROR on a protocol error. */
