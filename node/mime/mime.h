@@ -188,6 +188,33 @@ int mime_section_find(const struct mime_message *m, const char *section, size_t 
 int mime_section_lookup(const struct mime_message *m, const char *section, size_t len,
                         const struct mime_part **part_r, struct mime_range *r);
 
+/*
+ * Content-Transfer-Encoding decoding (RFC 2045 §6), for FETCH BINARY (RFC
+ * 3516): what an encoding name means, and a decoder over a body in memory
+ * that fills the caller's buffer a piece at a time (fixed memory whatever
+ * the body size; the same bytes in always give the same bytes out).
+ * Lenient as SEARCH's decoding is: base64 skips bytes outside its
+ * alphabet, quoted-printable keeps a '=' that starts no valid escape.
+ */
+enum mime_cte {
+	MIME_CTE_IDENTITY = 0, /* none, 7bit, 8bit, binary */
+	MIME_CTE_BASE64,
+	MIME_CTE_QP,
+	MIME_CTE_UNKNOWN, /* any other name (x-uuencode, ...) */
+};
+/* The kind of a part's encoding (mime_part.encoding, lower-case, or NULL). */
+enum mime_cte mime_cte_of(const char *encoding);
+struct mime_decoder {
+	enum mime_cte kind;
+	const unsigned char *in;
+	size_t len, pos;
+};
+/* kind must not be MIME_CTE_UNKNOWN. */
+void mime_decoder_init(struct mime_decoder *d, enum mime_cte kind, const char *in, size_t len);
+/* Decode into out[0..cap) (cap >= 4). Returns the bytes written, 0 at the
+ * end of the input. */
+size_t mime_decoder_next(struct mime_decoder *d, unsigned char *out, size_t cap);
+
 /* HEADER.FIELDS (not 0) or HEADER.FIELDS.NOT (not 1): the fields of the
  * header range whose names match one of fields[0..n) case-insensitively (or
  * none of them), folded lines kept whole, then an empty line. Returns 0 or

@@ -1,6 +1,7 @@
 /*
  * mime_cte: undo a Content-Transfer-Encoding (RFC 2045 §6) a piece at a
- * time, for SEARCH text, PREVIEW and RFC 2047 "B" words.
+ * time, for SEARCH text, PREVIEW, RFC 2047 "B" words and (through the
+ * public mime_decoder, mime.h) FETCH BINARY.
  *
  * The whole encoded body is in memory (mmapped), so the decoder only keeps
  * a position: each call fills the caller's buffer and stops before it
@@ -159,4 +160,38 @@ mime__b64_decode(const char *in, size_t len, unsigned char *out)
 	while (d.pos < d.len)
 		o += mime_b64_quantum(&d, out + o);
 	return o;
+}
+
+enum mime_cte
+mime_cte_of(const char *encoding)
+{
+	if (encoding == NULL || strcmp(encoding, "7bit") == 0 || strcmp(encoding, "8bit") == 0 ||
+	    strcmp(encoding, "binary") == 0)
+		return MIME_CTE_IDENTITY;
+	if (strcmp(encoding, "base64") == 0)
+		return MIME_CTE_BASE64;
+	if (strcmp(encoding, "quoted-printable") == 0)
+		return MIME_CTE_QP;
+	return MIME_CTE_UNKNOWN;
+}
+
+void
+mime_decoder_init(struct mime_decoder *d, enum mime_cte kind, const char *in, size_t len)
+{
+	d->kind = kind;
+	d->in = (const unsigned char *)in;
+	d->len = len;
+	d->pos = 0;
+}
+
+size_t
+mime_decoder_next(struct mime_decoder *d, unsigned char *out, size_t cap)
+{
+	struct mime__cte c = {d->kind == MIME_CTE_BASE64 ? MIME__CTE_BASE64
+	                      : d->kind == MIME_CTE_QP   ? MIME__CTE_QP
+	                                                 : MIME__CTE_IDENTITY,
+	                      d->in, d->len, d->pos};
+	size_t n = mime__cte_next(&c, out, cap);
+	d->pos = c.pos;
+	return n;
 }

@@ -77,6 +77,7 @@ static const uint8_t cmd_fields[CMD_TYPE_MAX][FIELDS_MAX] = {
 	[CMD_SIEVE_PUT] = {F_USER_ID, F_NAME, F_VALUE},
 	[CMD_SIEVE_DEL] = {F_USER_ID, F_NAME},
 	[CMD_SIEVE_ACTIVATE] = {F_USER_ID, F_NAME},
+	[CMD_URLAUTH_KEY] = {F_USER_ID, F_MAILBOX_ID, F_MODE, F_BLOB},
 };
 
 static const char *const cmd_names[CMD_TYPE_MAX] = {
@@ -107,6 +108,7 @@ static const char *const cmd_names[CMD_TYPE_MAX] = {
 	[CMD_SIEVE_PUT] = "sieve-put",
 	[CMD_SIEVE_DEL] = "sieve-del",
 	[CMD_SIEVE_ACTIVATE] = "sieve-activate",
+	[CMD_URLAUTH_KEY] = "urlauth-key",
 };
 
 const char *
@@ -495,6 +497,16 @@ cmd_check(const struct cmd *c, const char **error_r)
 	case CMD_MSG_EXPUNGE:
 		if (c->mode < EXPUNGE_ALL_DELETED || c->mode > EXPUNGE_UIDS) {
 			*error_r = "unknown expunge mode";
+			return -1;
+		}
+		break;
+	case CMD_URLAUTH_KEY:
+		/* a key is exactly CMD_URLAUTH_KEY_LEN bytes, for one mailbox;
+		 * a reset carries none */
+		if (!(c->mode == URLAUTH_KEY_ADD && c->blob.len == CMD_URLAUTH_KEY_LEN &&
+		      c->mailbox_id != 0) &&
+		    !(c->mode == URLAUTH_KEY_RESET && c->blob.len == 0)) {
+			*error_r = "malformed URLAUTH key command";
 			return -1;
 		}
 		break;

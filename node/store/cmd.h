@@ -80,6 +80,12 @@ enum cmd_type {
 	CMD_SIEVE_PUT,          /* user_id, name, value=script */
 	CMD_SIEVE_DEL,          /* user_id, name */
 	CMD_SIEVE_ACTIVATE,     /* user_id, name ("" deactivates) */
+	CMD_URLAUTH_KEY,        /* user_id, mailbox_id, mode, blob=key: a mailbox
+				   access key of URLAUTH (RFC 4467 §3):
+				   URLAUTH_KEY_ADD sets the mailbox's key
+				   (CMD_URLAUTH_KEY_LEN random bytes) unless it
+				   has one; URLAUTH_KEY_RESET removes it (blob
+				   empty), mailbox_id 0 every key of the user */
 	CMD_TYPE_MAX
 };
 
@@ -101,6 +107,10 @@ enum {
 
 /* Store modes. */
 enum { STORE_ADD = 1, STORE_REMOVE = 2, STORE_REPLACE = 3 };
+
+/* URLAUTH key modes, and the key's length. */
+enum { URLAUTH_KEY_ADD = 1, URLAUTH_KEY_RESET = 2 };
+#define CMD_URLAUTH_KEY_LEN 32
 
 /* Expunge modes. */
 enum {

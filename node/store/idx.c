@@ -26,12 +26,13 @@ static const char *const idx_names[IDX_DB_COUNT] = {
 	"meta",     "domains", "users",    "user_ids", "aliases", "config",
 	"mailboxes", "mbox_ids", "keywords", "messages", "modseq", "expunged",
 	"bodies",   "subs",    "usage",    "reqids",   "req_age", "sieve",
-	"body_refs", "missing",  "fileops",
+	"body_refs", "urlauth", "missing",  "fileops",
 };
 
 struct idx {
 	MDB_env *env;
 	MDB_dbi dbi[IDX_DB_COUNT];
+	uint32_t absent; /* bit db: not in this copy (idx_open_copy) */
 };
 
 struct idx_txn {
@@ -111,8 +112,11 @@ idx_open_copy(const char *file, struct idx **ix_r, const char **error_r)
 		goto err_after_env;
 	for (int i = 0; i < IDX_DB_COUNT; i++) {
 		rc = mdb_dbi_open(txn, idx_names[i], 0, &ix->dbi[i]);
-		if (rc == MDB_NOTFOUND && i >= IDX_DB_REPLICATED) {
+		/* node-local ones, and "urlauth", which copies made before it
+		 * existed lack: read as empty */
+		if (rc == MDB_NOTFOUND && (i >= IDX_DB_REPLICATED || i == IDX_DB_URLAUTH)) {
 			ix->dbi[i] = 0;
+			ix->absent |= 1u << i;
 			rc = 0;
 		}
 		if (rc != 0) {
@@ -228,6 +232,8 @@ int
 idx_get(struct idx_txn *t, enum idx_db db, const void *k, size_t klen, struct idx_val *v_r)
 {
 	MDB_val key = {klen, (void *)k}, val;
+	if (t->ix->absent & (1u << db))
+		return 0;
 	int rc = mdb_get(t->txn, t->ix->dbi[db], &key, &val);
 	if (rc == MDB_NOTFOUND)
 		return 0;
@@ -270,10 +276,12 @@ idx_del(struct idx_txn *t, enum idx_db db, const void *k, size_t klen)
 int
 idx_cursor_open(struct idx_txn *t, enum idx_db db, struct idx_cursor **c_r)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, t->ix->dbi[db], &cur);
-	if (rc != 0)
-		return idx_errno(rc);
+	MDB_cursor *cur = NULL;
+	if (!(t->ix->absent & (1u << db))) {
+		int rc = mdb_cursor_open(t->txn, t->ix->dbi[db], &cur);
+		if (rc != 0)
+			return idx_errno(rc);
+	}
 	struct idx_cursor *c = xmalloc(sizeof(*c));
 	c->cur = cur;
 	*c_r = c;
@@ -285,7 +293,8 @@ idx_cursor_close(struct idx_cursor **pc)
 {
 	if (*pc == NULL)
 		return;
-	mdb_cursor_close((*pc)->cur);
+	if ((*pc)->cur != NULL)
+		mdb_cursor_close((*pc)->cur);
 	free(*pc);
 	*pc = NULL;
 }
@@ -295,6 +304,8 @@ idx_cursor_op(struct idx_cursor *c, MDB_val *key, struct idx_val *k_r, struct id
 	      MDB_cursor_op op)
 {
 	MDB_val val;
+	if (c->cur == NULL) /* a database the copy lacks: empty */
+		return 0;
 	int rc = mdb_cursor_get(c->cur, key, &val, op);
 	if (rc == MDB_NOTFOUND)
 		return 0;
@@ -360,6 +371,8 @@ int64_t
 idx_count(struct idx_txn *t, enum idx_db db)
 {
 	MDB_stat st;
+	if (t->ix->absent & (1u << db))
+		return 0;
 	if (mdb_stat(t->txn, t->ix->dbi[db], &st) != 0)
 		return -1;
 	return (int64_t)st.ms_entries;

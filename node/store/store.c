@@ -241,6 +241,7 @@ store_apply_cmd(struct store_ctx *x, const struct cmd *c, struct cmd_result *r)
 	case CMD_SIEVE_PUT:
 	case CMD_SIEVE_DEL:
 	case CMD_SIEVE_ACTIVATE:
+	case CMD_URLAUTH_KEY:
 		return store__apply_account(x, c, r);
 	case CMD_MAILBOX_CREATE:
 	case CMD_MAILBOX_DELETE:

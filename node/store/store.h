@@ -182,6 +182,10 @@ void store_changed_iter_close(struct store_changed_iter **it);
 
 int store_body_get(struct store_txn *t, const uint8_t hash[CMD_HASH_LEN], struct store_body *b_r);
 int store_sieve_get(struct store_txn *t, uint32_t user_id, const char *name, struct cmd_str *s_r);
+/* The URLAUTH access key of a mailbox of user_id (RFC 4467 §3): 1 with it
+ * in key_r, 0 none yet, -1 error. */
+int store_urlauth_key_get(struct store_txn *t, uint32_t user_id, uint32_t mailbox_id,
+			  uint8_t key_r[CMD_URLAUTH_KEY_LEN]);
 
 /* Walk a table of the accounts in key order, from `from` (NULL: the
  * start); cb returns non-zero to stop. Returns 0, or -1 on error. */

@@ -218,7 +218,8 @@ apply_user_del(struct store_ctx *x, const struct cmd *c, struct cmd_result *r)
 	const char *dom = domain_of(&c->address, &dlen);
 	schema_key_u32(k, u.id);
 	if ((rc = delete_prefixed(x, IDX_DB_SUBS, u.id)) != 0 ||
-	    (rc = delete_prefixed(x, IDX_DB_SIEVE, u.id)) != 0)
+	    (rc = delete_prefixed(x, IDX_DB_SIEVE, u.id)) != 0 ||
+	    (rc = delete_prefixed(x, IDX_DB_URLAUTH, u.id)) != 0)
 		return rc;
 	if (idx_del(x->t, IDX_DB_USAGE, k, 4) < 0 || idx_del(x->t, IDX_DB_USER_IDS, k, 4) < 0 ||
 	    idx_del(x->t, IDX_DB_USERS, c->address.p, c->address.len) < 0)
@@ -449,6 +450,42 @@ apply_sieve(struct store_ctx *x, const struct cmd *c, struct cmd_result *r)
 	}
 }
 
+/* A URLAUTH mailbox access key (RFC 4467 §3). ADD keeps a key that
+ * exists (CMD_EEXISTS: two sessions asked at once, the first one's key
+ * stays and both read it back); RESET of a mailbox, or of every mailbox
+ * of the user. The key is never logged. */
+static int
+apply_urlauth(struct store_ctx *x, const struct cmd *c, struct cmd_result *r)
+{
+	uint8_t k[8], ak[4];
+	struct idx_val v;
+	schema_key_u32(ak, c->user_id);
+	if (idx_get(x->t, IDX_DB_USER_IDS, ak, 4, &v) != 1) {
+		r->status = CMD_ENOTFOUND;
+		return 0;
+	}
+	if (c->mode == URLAUTH_KEY_RESET && c->mailbox_id == 0)
+		return delete_prefixed(x, IDX_DB_URLAUTH, c->user_id);
+	schema_key_msg(k, c->user_id, c->mailbox_id);
+	if (c->mode == URLAUTH_KEY_RESET) {
+		int rc = idx_del(x->t, IDX_DB_URLAUTH, k, sizeof(k));
+		return rc < 0 ? -EIO : 0;
+	}
+	struct store_mailbox m;
+	int rc = store__mailbox_load_id(x->t, c->mailbox_id, &m);
+	if (rc <= 0 || m.user_id != c->user_id) {
+		r->status = CMD_ENOTFOUND;
+		return rc < 0 ? -EIO : 0;
+	}
+	rc = idx_get(x->t, IDX_DB_URLAUTH, k, sizeof(k), &v);
+	if (rc != 0) {
+		if (rc == 1)
+			r->status = CMD_EEXISTS;
+		return rc < 0 ? -EIO : 0;
+	}
+	return idx_put(x->t, IDX_DB_URLAUTH, k, sizeof(k), c->blob.p, c->blob.len);
+}
+
 int
 store__apply_account(struct store_ctx *x, const struct cmd *c, struct cmd_result *r)
 {
@@ -491,6 +528,8 @@ store__apply_account(struct store_ctx *x, const struct cmd *c, struct cmd_result
 	case CMD_SIEVE_DEL:
 	case CMD_SIEVE_ACTIVATE:
 		return apply_sieve(x, c, r);
+	case CMD_URLAUTH_KEY:
+		return apply_urlauth(x, c, r);
 	default:
 		r->status = CMD_EINVALID;
 		return 0;

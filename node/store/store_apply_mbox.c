@@ -104,11 +104,13 @@ store__mailbox_destroy(struct store_ctx *x, struct store_mailbox *mb, int remove
 		rc = delete_range(x->t, IDX_DB_EXPUNGED, k, 4);
 	if (rc == 0)
 		rc = delete_range(x->t, IDX_DB_MODSEQ, k, 4);
-	uint8_t nk[4 + SCHEMA_NAME_MAX];
+	uint8_t nk[4 + SCHEMA_NAME_MAX], uk[8];
 	size_t nkl = schema_key_u32_name(nk, mb->user_id, mb->name, strlen(mb->name));
+	schema_key_msg(uk, mb->user_id, mb->id); /* its URLAUTH key */
 	if (rc == 0 && (idx_del(x->t, IDX_DB_MAILBOXES, nk, nkl) < 0 ||
 			idx_del(x->t, IDX_DB_MBOX_IDS, k, 4) < 0 ||
-			idx_del(x->t, IDX_DB_KEYWORDS, k, 4) < 0))
+			idx_del(x->t, IDX_DB_KEYWORDS, k, 4) < 0 ||
+			idx_del(x->t, IDX_DB_URLAUTH, uk, sizeof(uk)) < 0))
 		rc = -EIO;
 	if (rc == 0) {
 		store__change(x->st, mb->user_id, mb->id, STORE_CH_MAILBOX | STORE_CH_EXPUNGE,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "node/lib/crypto.h"
 #include "node/lib/util.h"
 #include "node/lib/wire.h"
 #include "node/store/store_internal.h"
@@ -374,6 +375,22 @@ store_sieve_get(struct store_txn *x, uint32_t user_id, const char *name, struct 
 }
 
 int
+store_urlauth_key_get(struct store_txn *x, uint32_t user_id, uint32_t mailbox_id,
+		      uint8_t key_r[CMD_URLAUTH_KEY_LEN])
+{
+	uint8_t k[8];
+	struct idx_val v;
+	schema_key_msg(k, user_id, mailbox_id);
+	int rc = idx_get(x->t, IDX_DB_URLAUTH, k, sizeof(k), &v);
+	if (rc != 1)
+		return rc;
+	if (v.len != CMD_URLAUTH_KEY_LEN)
+		return -1;
+	memcpy(key_r, v.p, CMD_URLAUTH_KEY_LEN);
+	return 1;
+}
+
+int
 store_table_foreach(struct store_txn *x, enum store_table table, const char *from,
 		    int (*cb)(void *arg, const char *key, size_t klen, const void *val, size_t vlen),
 		    void *arg)
@@ -438,8 +455,15 @@ store_dump(struct store *st, int fd)
 		while (more == 1 && rc == 0) {
 			rc = dump_hex(f, k.p, k.len);
 			fputc(' ', f);
-			if (rc == 0)
+			/* URLAUTH keys are secrets: their digest tells replicas
+			 * apart just as well */
+			uint8_t digest[32];
+			if (rc == 0 && db == IDX_DB_URLAUTH) {
+				sha256(v.p, v.len, digest);
+				rc = dump_hex(f, digest, sizeof(digest));
+			} else if (rc == 0) {
 				rc = dump_hex(f, v.p, v.len);
+			}
 			fputc('\n', f);
 			more = idx_cursor_next(cur, &k, &v);
 		}

@@ -1,8 +1,9 @@
 /*
  * cmd_any: the commands valid in any state, and the small authenticated
  * ones: CAPABILITY (RFC 3501 §6.1.1), NOOP (§6.1.2), LOGOUT (§6.1.3),
- * ID (RFC 2971), ENABLE (RFC 5161: CONDSTORE and QRESYNC, RFC 7162),
- * NAMESPACE (RFC 2342).
+ * ID (RFC 2971), ENABLE (RFC 5161: CONDSTORE and QRESYNC, RFC 7162;
+ * UTF8=ACCEPT, RFC 6855; IMAP4rev2, RFC 9051),
+ * NAMESPACE (RFC 2342), COMPRESS (RFC 4978).
  *
  * Happy path: each answers at once; NOOP (and CHECK, cmd_select.c) report
  * what changed in the selected mailbox through the reply's sync.
@@ -118,7 +119,7 @@ imap__cmd_enable(struct imap_session *s, const struct imap_cmd *cmd)
 	/* RFC 5161 §3.1: names the server does not know, or that need no
 	 * enabling, are ignored; ENABLED names those on after this command,
 	 * each once. QRESYNC implies CONDSTORE (RFC 7162 §3.2.3). */
-	bool cs = false, qr = false;
+	bool cs = false, qr = false, u8 = false, r2 = false;
 	for (size_t i = 0; i < cmd->argc; i++) {
 		if (imap_arg_atom_equals(&cmd->args[i], "CONDSTORE")) {
 			imap__condstore_enable(s);
@@ -127,9 +128,20 @@ imap__cmd_enable(struct imap_session *s, const struct imap_cmd *cmd)
 			imap__condstore_enable(s);
 			s->flags |= IMAP_SF_QRESYNC;
 			qr = true;
+		} else if (imap_arg_atom_equals(&cmd->args[i], "UTF8=ACCEPT")) {
+			/* RFC 6855 §3: UTF-8 mailbox names and strings, UTF8
+			 * APPEND data, no SEARCH CHARSET */
+			s->flags |= IMAP_SF_UTF8 | IMAP_SF_UTF8ACCEPT;
+			u8 = true;
+		} else if (imap_arg_atom_equals(&cmd->args[i], "IMAP4rev2")) {
+			/* RFC 9051 §6.3.1, Appendix E: no \Recent, ESEARCH,
+			 * UTF-8 names, LIST on SELECT ... */
+			s->flags |= IMAP_SF_REV2 | IMAP_SF_UTF8;
+			r2 = true;
 		}
 	}
-	imap__untagged(s, "ENABLED%s%s", cs ? " CONDSTORE" : "", qr ? " QRESYNC" : "");
+	imap__untagged(s, "ENABLED%s%s%s%s", cs ? " CONDSTORE" : "", qr ? " QRESYNC" : "",
+	               u8 ? " UTF8=ACCEPT" : "", r2 ? " IMAP4rev2" : "");
 	imap__ok(s, IMAP_CODE_NONE, "ENABLE completed");
 }
 
@@ -142,4 +154,31 @@ imap__cmd_namespace(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	imap__untagged(s, "NAMESPACE ((\"\" \".\")) NIL NIL");
 	imap__ok(s, IMAP_CODE_NONE, "NAMESPACE completed");
+}
+
+/* RFC 4978 §3: "COMPRESS DEFLATE" in the authenticated and selected
+ * states (command-auth, §5). The tagged OK goes out uncompressed; every
+ * byte after its CRLF, both ways, is raw DEFLATE (node/net/compress.h),
+ * inside TLS when TLS is on. A second COMPRESS is NO [COMPRESSIONACTIVE]
+ * (RFC 4978 §3, RFC 5530 §3); an algorithm other than DEFLATE is BAD. */
+void
+imap__cmd_compress(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	const char *alg;
+	if (cmd->argc != 1 || !imap_arg_get_atom(&cmd->args[0], &alg)) {
+		imap__bad(s, "COMPRESS takes one algorithm name");
+		return;
+	}
+	if (conn_is_compressed(s->conn)) {
+		imap__no_code(s, "COMPRESSIONACTIVE", "DEFLATE is active already");
+		return;
+	}
+	if (ascii_strcasecmp(alg, "DEFLATE") != 0) {
+		imap__bad(s, "Unknown compression algorithm");
+		return;
+	}
+	struct conn *c = s->conn;
+	imap__ok(s, IMAP_CODE_NONE, "DEFLATE active");
+	if (!conn_closing(c))
+		conn_start_compress(c);
 }

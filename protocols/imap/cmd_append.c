@@ -1,26 +1,31 @@
 /*
- * cmd_append: APPEND (RFC 3501 §6.3.11) with APPENDUID (UIDPLUS, RFC 4315
- * §3), APPENDLIMIT (RFC 7889) and LITERAL+ (RFC 7888).
+ * cmd_append: APPEND (RFC 3501 §6.3.11) with MULTIAPPEND (RFC 3502),
+ * CATENATE (RFC 4469), literal8 (RFC 3516 §4.4), UTF8 data (RFC 6855 §4),
+ * APPENDUID (UIDPLUS, RFC 4315 §3), APPENDLIMIT (RFC 7889) and LITERAL+
+ * (RFC 7888).
  *
- * Happy path: the parser hands the message literal to imap__literal_sink
- * as it arrives. At the literal's header, before any "+" continuation,
- * the sink checks the size against limits.message_size and that the
- * mailbox exists, then streams the bytes into msgin (a temporary file,
- * hashed as it is written: memory stays small whatever the size). When
- * the command is complete, msgin makes the body durable on a quorum, one
- * APPEND command goes through the replicated log, and its result gives
- * the UID: "OK [APPENDUID uidvalidity uid]".
+ * Happy path: the parser hands each message's literal to the sink
+ * (append_sink.c) as it arrives, and each message streams into its own
+ * msgin (a temporary file, hashed as it is written: memory stays small
+ * whatever the size). When the command is complete its arguments are
+ * walked (imap__append_collect: flags, date, CATENATE's URL parts); every
+ * message is made durable on a quorum (msgin_finish, all at once); then
+ * ONE batch of APPEND commands goes through the replicated log, atomic
+ * (CMD_BATCH_ATOMIC): either every message is appended or none is (RFC
+ * 3502 §6.3.11). Its results give the UIDs: "OK [APPENDUID uidvalidity
+ * uid-set]" (RFC 4315 §3: a set for several messages).
  *
- * Failure modes: too big -> NO [TOOBIG] before the "+" (a synchronising
- * literal is never sent); a {n+} literal's data is then skipped by the
- * parser, or the connection closed with "* BYE [TOOBIG]" when it is too
- * big to skip (RFC 7888 §4); no such mailbox -> NO [TRYCREATE]; over quota
- * -> NO [OVERQUOTA]; no quorum -> NO [UNAVAILABLE]. A body that never
- * became an APPEND is removed with its msgin.
+ * Failure modes: too big -> NO [TOOBIG] before that message's "+"; no
+ * such mailbox -> NO [TRYCREATE]; a bad CATENATE URL -> NO [BADURL url];
+ * over quota -> NO [OVERQUOTA] (the whole batch: nothing appended); no
+ * quorum -> NO [UNAVAILABLE]; more messages or metadata than one batch
+ * holds -> NO [LIMIT]. Bodies that never became an APPEND are removed with
+ * their msgin.
  *
- * REPLACE (cmd_replace.c, RFC 8508) shares the sink: its literal is the
- * new message, its second argument the mailbox, and the message it
- * replaces is checked first (imap__replace_check), before the "+".
+ * REPLACE (cmd_replace.c, RFC 8508) shares the sink and the walk: its
+ * data is one append-message, its second argument the mailbox, and the
+ * message it replaces is checked first (imap__replace_check), before the
+ * "+".
  */
 #include <errno.h>
 #include <string.h>
@@ -30,23 +35,12 @@
 #include "node/msgin.h"
 #include "node/node.h"
 #include "node/store/store.h"
-#include "protocols/imap/imap_private.h"
-#include "protocols/imap/mutf7.h"
+#include "protocols/imap/append.h"
 #include "replication/repl.h"
 
 struct append_op {
 	uint32_t mailbox_id;
-	uint32_t flags;
-	const char **names;
-	uint32_t nnames;
-	int64_t date;
 };
-
-void
-imap__append_release(struct imap_session *s)
-{
-	msgin_free(&s->append);
-}
 
 int
 imap__append_mailbox(struct imap_session *s, const struct imap_arg *arg, uint32_t *id_r)
@@ -66,75 +60,19 @@ imap__append_mailbox(struct imap_session *s, const struct imap_arg *arg, uint32_
 	return rc;
 }
 
-int
-imap__literal_sink(void *ctx, enum imap_literal_event ev, const struct imap_literal_info *info,
-                   const unsigned char *data, size_t len, const char **error_r)
+/* "4:6,9" of the UIDs (in order) into out. */
+static void
+append_uidset(const struct cmd_results *rs, struct nbuf *out)
 {
-	struct imap_session *s = ctx;
-	const char *name = info->cmd->name;
-	bool replace = name != NULL && strcmp(name, "REPLACE") == 0 && info->depth == 0;
-	bool append = (!info->cmd->uid && name != NULL && strcmp(name, "APPEND") == 0 &&
-	               info->depth == 0) ||
-	              replace;
-	if (!append)
-		return ev == IMAP_LITERAL_BEGIN ? IMAP_LITERAL_INLINE : 0;
-	switch (ev) {
-	case IMAP_LITERAL_BEGIN: {
-		s->append_code = IMAP_CODE_NONE;
-		if (s->state == IMAP_S_NOAUTH) {
-			*error_r = replace ? "REPLACE: authenticate first"
-			                   : "APPEND: authenticate first";
-			return -1;
-		}
-		if (info->index > 0 || s->append != NULL) {
-			*error_r = replace ? "One message per REPLACE"
-			                   : "One message per APPEND (no MULTIAPPEND)";
-			return -1;
-		}
-		uint64_t max = imap__message_size_max();
-		if (info->size > max) {
-			s->append_code = IMAP_CODE_TOOBIG;
-			*error_r = "Message too large (see APPENDLIMIT)";
-			return -1;
-		}
-		/* REPLACE: the message replaced, then the mailbox (RFC 8508 §3). */
-		if (replace && imap__replace_check(s, info, error_r) != 0)
-			return -1;
-		const struct imap_arg *mbox = info->args;
-		if (replace && mbox != NULL)
-			mbox = mbox->next;
-		uint32_t id;
-		int rc = mbox ? imap__append_mailbox(s, mbox, &id) : 0;
-		if (rc <= 0) {
-			s->append_code = rc < 0 ? IMAP_CODE_UNAVAILABLE : IMAP_CODE_TRYCREATE;
-			*error_r =
-			        rc < 0 ? "Cannot read the mailbox now" : "Mailbox does not exist";
-			return -1;
-		}
-		s->append = msgin_new(imap__store(), max);
-		if (s->append == NULL) {
-			s->append_code = IMAP_CODE_SERVERBUG;
-			*error_r = "Cannot store the message now";
-			return -1;
-		}
-		return IMAP_LITERAL_STREAM;
+	for (uint32_t i = 0; i < rs->n;) {
+		uint32_t lo = rs->r[i].uid, hi = lo, j = i + 1;
+		while (j < rs->n && rs->r[j].uid == hi + 1)
+			hi = rs->r[j++].uid;
+		nbuf_printf(out, i == 0 ? "%u" : ",%u", lo);
+		if (hi != lo)
+			nbuf_printf(out, ":%u", hi);
+		i = j;
 	}
-	case IMAP_LITERAL_DATA:
-		if (s->append == NULL) {
-			*error_r = "Message refused";
-			return -1;
-		}
-		if (msgin_write(s->append, data, len) != 0) {
-			s->append_code =
-			        msgin_too_big(s->append) ? IMAP_CODE_TOOBIG : IMAP_CODE_SERVERBUG;
-			*error_r = "Cannot store the message";
-			return -1;
-		}
-		return 0;
-	case IMAP_LITERAL_END:
-		return 0;
-	}
-	return 0;
 }
 
 static void
@@ -144,109 +82,105 @@ append_done(struct imap_session *s, int status, struct cmd_results *rs)
 		imap__submit_failed(s, status);
 		return;
 	}
-	const struct cmd_result *r = &rs->r[0];
-	if (r->status == CMD_OK) {
-		char code[64];
-		s->nappended++;
-		snprintf(code, sizeof(code), "APPENDUID %u %u", r->uidvalidity, r->uid);
+	enum cmd_status st = CMD_OK;
+	for (uint32_t i = 0; i < rs->n; i++)
+		if (rs->r[i].status != CMD_OK && (st == CMD_OK || st == CMD_EABORTED))
+			st = rs->r[i].status;
+	if (rs->n == 0)
+		st = CMD_EINVALID;
+	if (st != CMD_OK) {
 		cmd_results_free(&rs);
-		imap__ok_code(s, code, "APPEND completed");
+		if (st == CMD_ENOTFOUND)
+			imap__no(s, IMAP_CODE_TRYCREATE, "Mailbox does not exist");
+		else
+			imap__cmd_status_no(s, st, "APPEND");
 		return;
 	}
-	enum cmd_status st = r->status;
+	struct nbuf code;
+	nbuf_init(&code, 64 + 24 * (size_t)rs->n);
+	nbuf_printf(&code, "APPENDUID %u ", rs->r[0].uidvalidity);
+	append_uidset(rs, &code);
+	nbuf_append(&code, "", 1);
+	s->nappended += rs->n;
 	cmd_results_free(&rs);
-	if (st == CMD_ENOTFOUND)
-		imap__no(s, IMAP_CODE_TRYCREATE, "Mailbox does not exist");
-	else
-		imap__cmd_status_no(s, st, "APPEND");
+	imap__ok_code(s, (const char *)nbuf_head(&code), "APPEND completed");
+	nbuf_deinit(&code);
+}
+
+/* Every body is durable: one atomic batch appends them all. */
+static void
+append_submit(struct imap_session *s)
+{
+	struct append_op *op = s->op;
+	struct imap_append *a = s->append;
+	struct node *n = node_get();
+	struct cmd_batch b;
+	cmd_batch_init(&b, n ? n->cfg->node_id : 0, CMD_BATCH_ATOMIC);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct imap_append_msg *m = &a->msgs[i];
+		struct cmd c;
+		msgin_append_cmd(m->in, &c, s->user_id, op->mailbox_id, m->flags, m->date, 1);
+		c.keywords.n = m->nnames;
+		c.keywords.v = m->names;
+		if (cmd_batch_add(&b, &c) != 0) {
+			cmd_batch_deinit(&b);
+			imap__append_release(s);
+			imap__no(s, IMAP_CODE_LIMIT,
+			         "Too many messages or metadata for one APPEND");
+			return;
+		}
+	}
+	imap__submit(s, &b, append_done);
+	cmd_batch_deinit(&b);
+	/* The bodies are staged; the batch holds what apply() needs. */
+	imap__append_release(s);
 }
 
 static void
 append_durable(void *arg, int status, struct msgin *m)
 {
 	struct imap_session *s = arg;
-	struct append_op *op = s->op;
+	struct imap_append *a = s->append;
+	if (status != 0 && (a->status == 0 || status == -EFBIG))
+		a->status = status;
+	if (--a->finishing > 0)
+		return;
 	s->wait = IMAP_W_NONE;
-	if (status != 0) {
-		imap__append_release(s);
-		if (status == -EFBIG)
-			imap__no(s, IMAP_CODE_TOOBIG, "Message too large");
-		else if (status == REPL_EUNAVAILABLE)
-			imap__no(s, IMAP_CODE_UNAVAILABLE, "Cluster unavailable, try again later");
-		else
-			imap__no(s, IMAP_CODE_SERVERBUG, "Cannot store the message now");
+	status = a->status;
+	if (status == 0) {
+		append_submit(s);
 		return;
 	}
-	struct node *n = node_get();
-	struct cmd_batch b;
-	struct cmd c;
-	msgin_append_cmd(m, &c, s->user_id, op->mailbox_id, op->flags, op->date, 1);
-	c.keywords.n = op->nnames;
-	c.keywords.v = op->names;
-	cmd_batch_init(&b, n ? n->cfg->node_id : 0, 0);
-	if (cmd_batch_add(&b, &c) != 0) {
-		cmd_batch_deinit(&b);
-		imap__append_release(s);
-		imap__no(s, IMAP_CODE_LIMIT, "Message metadata too large");
-		return;
-	}
-	imap__submit(s, &b, append_done);
-	cmd_batch_deinit(&b);
-	/* The body is staged; the batch holds what apply() needs. */
 	imap__append_release(s);
-}
-
-int
-imap__append_options(struct imap_session *s, const struct imap_arg *args, size_t argc, size_t *i,
-                     uint32_t *flags_r, const char ***names_r, uint32_t *nnames_r, int64_t *date_r,
-                     const char **error_r)
-{
-	*flags_r = 0;
-	*names_r = NULL;
-	*nnames_r = 0;
-	if (*i < argc && args[*i].type == IMAP_ARG_LIST) {
-		if (imap__flags_parse(s, &args[*i], flags_r, names_r, nnames_r, error_r) != 0)
-			return -1;
-		(*i)++;
-	}
-	*date_r = (int64_t)(now_wall_ms() / 1000);
-	if (*i + 1 < argc) {
-		const char *d;
-		size_t dl;
-		if (!imap_arg_get_string(&args[*i], &d, &dl) ||
-		    imap__datetime_parse(d, dl, date_r) != 0) {
-			*error_r = "Invalid date-time";
-			return -1;
-		}
-		(*i)++;
-	}
-	if (*i + 1 != argc) {
-		*error_r = "Invalid arguments before the message literal";
-		return -1;
-	}
-	return 0;
+	if (status == -EFBIG)
+		imap__no(s, IMAP_CODE_TOOBIG, "Message too large");
+	else if (status == REPL_EUNAVAILABLE)
+		imap__no(s, IMAP_CODE_UNAVAILABLE, "Cluster unavailable, try again later");
+	else
+		imap__no(s, IMAP_CODE_SERVERBUG, "Cannot store the message now");
 }
 
 void
 imap__cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 {
-	const struct imap_arg *args = cmd->args;
-	size_t argc = cmd->argc, i = 1;
 	const char *err;
+	enum imap_code code;
 	struct append_op *op = arena_zalloc(imap__arena(s), sizeof(*op));
-	if (op == NULL || argc < 2 || argc > 4 || args[argc - 1].type != IMAP_ARG_LITERAL ||
-	    !args[argc - 1].streamed || s->append == NULL) {
+	if (op == NULL || cmd->argc < 2) {
 		imap__append_release(s);
-		imap__bad(s, "APPEND takes a mailbox, optional flags and date, and a literal");
+		imap__bad(s, "APPEND takes a mailbox and messages");
 		return;
 	}
-	if (imap__append_options(s, args, argc, &i, &op->flags, &op->names, &op->nnames, &op->date,
-	                         &err) != 0) {
-		imap__append_release(s);
-		imap__bad(s, "%s", err);
+	if (imap__append_collect(s, cmd, 1, IMAP_APPEND_MSGS_MAX, &err, &code) != 0) {
+		if (code == IMAP_CODE_NONE) {
+			imap__append_release(s);
+			imap__bad(s, "%s", err);
+		} else {
+			imap__append_no(s, code, err);
+		}
 		return;
 	}
-	int rc = imap__append_mailbox(s, &args[0], &op->mailbox_id);
+	int rc = imap__append_mailbox(s, &cmd->args[0], &op->mailbox_id);
 	if (rc != 1) {
 		imap__append_release(s);
 		if (rc < 0)
@@ -255,7 +189,11 @@ imap__cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 			imap__no(s, IMAP_CODE_TRYCREATE, "Mailbox does not exist");
 		return;
 	}
+	struct imap_append *a = s->append;
 	s->op = op;
 	imap__wait(s, IMAP_W_APPEND);
-	msgin_finish(s->append, append_durable, s);
+	a->finishing = a->n;
+	a->status = 0;
+	for (size_t i = 0; i < a->n; i++)
+		msgin_finish(a->msgs[i].in, append_durable, s);
 }

@@ -17,7 +17,8 @@
  * RECURSIVEMATCH adds ("CHILDINFO" ("SUBSCRIBED")) to a name with a
  * subscribed descendant the patterns do not match, and returns such a
  * name even when it is not subscribed itself (§3.5); REMOTE changes
- * nothing (no remote mailboxes). RETURN (STATUS (...)) (RFC 5819) follows
+ * nothing (no remote mailboxes). After ENABLE IMAP4rev2 every LIST is
+ * extended (RFC 9051 §6.3.9). RETURN (STATUS (...)) (RFC 5819) follows
  * the LIST response of each selectable mailbox with its STATUS response.
  *
  * Failure modes: an unknown option, RECURSIVEMATCH without SUBSCRIBED
@@ -459,6 +460,10 @@ imap__cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 		imap__bad(s, "Too many arguments");
 		return;
 	}
+	/* RFC 9051 §6.3.9: IMAP4rev2's LIST is the extended one (a name that
+	 * is no mailbox is \NonExistent). */
+	if ((s->flags & IMAP_SF_REV2) && !x.lsub && !x.xlist)
+		x.extended = true;
 	/* RFC 3501 §6.3.8: an empty pattern asks for the delimiter. */
 	if (x.npats == 1 && x.pats[0].len == 0 && !x.lsub) {
 		imap__untagged(s, "%s (\\Noselect) \".\" \"\"", x.xlist ? "XLIST" : "LIST");

@@ -2,8 +2,8 @@
  * cmd_replace: REPLACE and UID REPLACE (RFC 8508): a new message into a
  * mailbox, and the selected mailbox's old one expunged, in one step.
  *
- * Happy path: the literal goes into msgin as APPEND's does (the parser's
- * sink in cmd_append.c, which first asks imap__replace_check about the
+ * Happy path: the message goes into msgin as APPEND's does (the parser's
+ * sink in append_sink.c, which first asks imap__replace_check about the
  * message to replace, then checks the target mailbox: all before the
  * "+"). Once the body is durable on a quorum, one atomic batch
  * (CMD_BATCH_ATOMIC) goes through the log: EXPUNGE of the old UID, then
@@ -34,16 +34,12 @@
 #include "node/msgin.h"
 #include "node/node.h"
 #include "node/store/store.h"
-#include "protocols/imap/imap_private.h"
+#include "protocols/imap/append.h"
 #include "replication/repl.h"
 
 struct replace_op {
 	uint32_t uid;        /* the message replaced */
 	uint32_t mailbox_id; /* where the new one goes */
-	uint32_t flags;
-	const char **names;
-	uint32_t nnames;
-	int64_t date;
 };
 
 /* The sequence number (REPLACE) or UID (UID REPLACE) of arg as a UID of
@@ -150,10 +146,11 @@ replace_durable(void *arg, int status, struct msgin *m)
 	                 .uidvalidity = s->sel->uidvalidity,
 	                 .mode = EXPUNGE_UIDS,
 	                 .ranges = {.n = 1, .v = &r}};
+	const struct imap_append_msg *am = &s->append->msgs[0];
 	struct cmd ap;
-	msgin_append_cmd(m, &ap, s->user_id, op->mailbox_id, op->flags, op->date, 1);
-	ap.keywords.n = op->nnames;
-	ap.keywords.v = op->names;
+	msgin_append_cmd(m, &ap, s->user_id, op->mailbox_id, am->flags, am->date, 1);
+	ap.keywords.n = am->nnames;
+	ap.keywords.v = am->names;
 	cmd_batch_init(&b, n ? n->cfg->node_id : 0, CMD_BATCH_ATOMIC);
 	if (cmd_batch_add(&b, &ex) != 0 || cmd_batch_add(&b, &ap) != 0) {
 		cmd_batch_deinit(&b);
@@ -170,24 +167,25 @@ replace_durable(void *arg, int status, struct msgin *m)
 void
 imap__cmd_replace(struct imap_session *s, const struct imap_cmd *cmd)
 {
-	const struct imap_arg *args = cmd->args;
-	size_t argc = cmd->argc, i = 2;
 	const char *err;
+	enum imap_code code;
 	struct replace_op *op = arena_zalloc(imap__arena(s), sizeof(*op));
-	if (op == NULL || argc < 3 || argc > 5 || args[argc - 1].type != IMAP_ARG_LITERAL ||
-	    !args[argc - 1].streamed || s->append == NULL) {
+	if (op == NULL || cmd->argc < 3) {
 		imap__append_release(s);
 		imap__bad(s, "REPLACE takes a message, a mailbox, optional flags and date, and a "
-		             "literal");
+		             "message");
 		return;
 	}
-	if (imap__append_options(s, args, argc, &i, &op->flags, &op->names, &op->nnames, &op->date,
-	                         &err) != 0) {
-		imap__append_release(s);
-		imap__bad(s, "%s", err);
+	if (imap__append_collect(s, cmd, 2, 1, &err, &code) != 0) {
+		if (code == IMAP_CODE_NONE) {
+			imap__append_release(s);
+			imap__bad(s, "%s", err);
+		} else {
+			imap__append_no(s, code, err);
+		}
 		return;
 	}
-	int rc = replace_target(s, &args[0], cmd->uid, &op->uid);
+	int rc = replace_target(s, &cmd->args[0], cmd->uid, &op->uid);
 	if (rc <= 0) {
 		imap__append_release(s);
 		if (rc < 0)
@@ -201,7 +199,7 @@ imap__cmd_replace(struct imap_session *s, const struct imap_cmd *cmd)
 		imap__no(s, IMAP_CODE_READONLY, "Mailbox is read-only");
 		return;
 	}
-	rc = imap__append_mailbox(s, &args[1], &op->mailbox_id);
+	rc = imap__append_mailbox(s, &cmd->args[1], &op->mailbox_id);
 	if (rc != 1) {
 		imap__append_release(s);
 		if (rc < 0)
@@ -212,5 +210,5 @@ imap__cmd_replace(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	s->op = op;
 	imap__wait(s, IMAP_W_APPEND);
-	msgin_finish(s->append, replace_durable, s);
+	msgin_finish(s->append->msgs[0].in, replace_durable, s);
 }

@@ -559,7 +559,12 @@ imap__search_program(struct imap_session *s, const struct imap_arg *args, size_t
 		args++;
 		argc--;
 	}
-	if (imap_search_parse(imap__arena(s), args, argc, &p, &err, &code) != 0)
+	/* RFC 6855 §3: SEARCH takes no CHARSET once UTF8=ACCEPT is on (SORT
+	 * and THREAD must name one); RFC 9051: no \Recent keys */
+	unsigned flags =
+	        ((s->flags & IMAP_SF_UTF8ACCEPT) && !charset_required ? IMAP_SEARCH_UTF8 : 0) |
+	        ((s->flags & IMAP_SF_REV2) ? IMAP_SEARCH_REV2 : 0);
+	if (imap_search_parse_flags(imap__arena(s), args, argc, flags, &p, &err, &code) != 0)
 		goto err;
 	*prog_r = p;
 	return 0;
@@ -584,6 +589,12 @@ imap__cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 	if (k < 0) {
 		imap__bad(s, "%s", err);
 		return;
+	}
+	/* RFC 9051 §6.4.4, §7.3.4: IMAP4rev2 answers SEARCH with ESEARCH, ALL
+	 * when no RETURN was given (the SEARCH response is IMAP4rev1's). */
+	if ((s->flags & IMAP_SF_REV2) && !req.ret.esearch) {
+		req.ret.esearch = 1;
+		req.ret.opts = SEARCH_RET_ALL;
 	}
 	if (imap__search_program(s, cmd->args + k, cmd->argc - (size_t)k, false, &req.ret,
 	                         &req.prog) != 0)

@@ -83,9 +83,28 @@ select_finish(struct imap_session *s, uint32_t recent_lo, uint32_t recent_hi)
 	imap__flags_announce(s, names, (size_t)nk, op->readonly);
 	s->sel->nkeywords = (uint32_t)nk;
 	imap__untagged(s, "%u EXISTS", s->sel->count);
-	imap__untagged(s, "%u RECENT", s->sel->nrecent);
-	if (unseen)
-		imap__untagged(s, "OK [UNSEEN %u] First unseen", unseen);
+	if (s->flags & IMAP_SF_REV2) {
+		/* RFC 9051 §6.3.2: no RECENT, no UNSEEN code; a LIST response */
+		struct nbuf line;
+		nbuf_init(&line, 4 * SCHEMA_NAME_MAX + 256);
+		nbuf_puts(&line, "* LIST (");
+		size_t mark = nbuf_avail(&line);
+		imap__special_use_write(&line, m.special_use, false);
+		if (nbuf_avail(&line) > mark) { /* drop the leading space */
+			unsigned char *h = nbuf_head(&line);
+			memmove(h + mark, h + mark + 1, nbuf_avail(&line) - mark - 1);
+			line.len--;
+		}
+		nbuf_puts(&line, ") \".\" ");
+		imap__mailbox_write(s, m.name, &line);
+		nbuf_puts(&line, "\r\n");
+		imap__write(s, nbuf_head(&line), nbuf_avail(&line));
+		nbuf_deinit(&line);
+	} else {
+		imap__untagged(s, "%u RECENT", s->sel->nrecent);
+		if (unseen)
+			imap__untagged(s, "OK [UNSEEN %u] First unseen", unseen);
+	}
 	imap__untagged(s, "OK [UIDVALIDITY %u] UIDs valid", m.uidvalidity);
 	imap__untagged(s, "OK [UIDNEXT %u] Predicted next UID", m.uidnext);
 	imap__untagged(s, "OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)m.highestmodseq);

@@ -13,7 +13,8 @@
  * XXX RFC 9208 §4.2: DELETED-STORAGE is given in units of 1024 octets,
  * rounded up like the STORAGE quota resource it can be compared with.
  *
- * Failure modes: unknown item or malformed list -> BAD; no such mailbox
+ * Failure modes: unknown item or malformed list -> BAD (RECENT too once
+ * IMAP4rev2 is enabled: RFC 9051 §6.3.11 has none); no such mailbox
  * -> NO [NONEXISTENT].
  */
 #include <string.h>
@@ -67,6 +68,10 @@ imap__status_items_parse(struct imap_session *s, const struct imap_arg *arg,
 				break;
 		if (k == ST_COUNT) {
 			*error_r = "Unknown STATUS item";
+			return -1;
+		}
+		if (k == ST_RECENT && (s->flags & IMAP_SF_REV2)) {
+			*error_r = "RECENT is not an IMAP4rev2 STATUS item";
 			return -1;
 		}
 		items->v[items->n++] = (uint8_t)k;

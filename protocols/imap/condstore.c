@@ -343,3 +343,27 @@ imap__ok_expunged(struct imap_session *s, bool expunged, const char *text)
 	         (unsigned long long)imap__view_highestmodseq(s));
 	imap__ok_code(s, code, "%s", text);
 }
+
+/* UID FETCH ... (CHANGEDSINCE n VANISHED): the UIDs of the set expunged
+ * after n. "*" is taken as the highest UID the view knows of, so that
+ * "1:*" covers the expunged messages above the last one left. */
+int
+imap__fetch_vanished(struct imap_session *s, struct store_txn *t, const struct imap_arg *arg,
+                     uint64_t since)
+{
+	struct imap_seqset set;
+	const char *str, *err;
+	if (!imap_arg_get_atom(arg, &str) ||
+	    imap_seqset_parse(imap__arena(s), str, strlen(str), IMAP_SEQSET_RANGES_MAX, &set,
+	                      &err) != 0)
+		return -1;
+	imap_seqset_resolve(&set, s->sel->uidnext > 1 ? s->sel->uidnext - 1 : 0);
+	uint32_t *gone;
+	int64_t n = imap__expunged_since(s, t, since, &set, &gone);
+	if (n < 0)
+		return -1;
+	if (n > 0)
+		imap__vanished_write(s, true, gone, (uint32_t)n);
+	free(gone);
+	return 0;
+}

@@ -32,6 +32,8 @@ enum imap__fetch_kind {
 	FETCH_K_PREVIEW,
 	FETCH_K_EMAILID,
 	FETCH_K_THREADID,
+	FETCH_K_BINARY,      /* BINARY[...], BINARY.PEEK[...] (peek) */
+	FETCH_K_BINARY_SIZE, /* BINARY.SIZE[...] */
 };
 
 enum imap__fetch_sec {
@@ -79,11 +81,24 @@ int imap__fetch_puts(struct imap_fetch_out *o, const char *s);
 int imap__fetch_printf(struct imap_fetch_out *o, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 int imap__fetch_range(struct imap_fetch_out *o, size_t off, size_t len);
+/* A range sent decoded (cte): its decoded bytes [skip, skip + dlen). */
+int imap__fetch_decoded(struct imap_fetch_out *o, size_t off, size_t len, enum mime_cte cte,
+                        uint64_t skip, uint64_t dlen);
 /* Resolve text segments to pointers; call once, when the message is done. */
 int imap__fetch_finish(struct imap_fetch_out *o);
 /* An IMAP string: quoted when it can be (short, no CR, LF or NUL, 7-bit
  * unless utf8), else a literal in the text. */
 int imap__fetch_string(struct imap_fetch_out *o, const char *s, size_t n, int utf8);
+
+/* fetch_binary.c: a BINARY, BINARY.PEEK or BINARY.SIZE fetch-att with its
+ * section (arg->section) into it (kind, peek, name, spec, partial): 0, or
+ * -1 with *error_r. */
+int imap__fetch_binary_item(struct arena *a, const struct imap_arg *arg,
+                            struct imap__fetch_item *it, const char **error_r);
+/* BINARY[...]<origin>, BINARY.SIZE[...] of one message (RFC 3516): 0,
+ * -1, or IMAP_FETCH_UNKNOWN_CTE. */
+int imap__fetch_binary(const struct imap__fetch_item *it, const struct imap_fetch_msg *msg,
+                       const struct mime_message *tree, struct imap_fetch_out *o);
 
 /* fetch_body.c: one SECTION item, "NAME[...]<origin> " and its string. */
 int imap__fetch_section(const struct imap__fetch_item *it, const struct imap_fetch_msg *msg,

@@ -1,7 +1,8 @@
 /*
  * fetch_msg: one message's FETCH response from a plan (RFC 3501 §7.4.2
  * and §6.4.8; RFC 9051 §7.5.2; MODSEQ RFC 7162 §3.1.4.1 and §3.2;
- * SAVEDATE RFC 8514 §4; PREVIEW RFC 8970 §3).
+ * SAVEDATE RFC 8514 §4; PREVIEW RFC 8970 §3; BINARY RFC 3516 §4.2 in
+ * fetch_binary.c).
  *
  * Happy path: "* 12 FETCH (UID 40 FLAGS (\Seen $Junk) BODY[]<0> {1500}\r\n"
  * then a range of the file, then ")\r\n". Items come in the order asked;
@@ -165,6 +166,9 @@ fetch_item(const struct imap_fetch_plan *plan, const struct imap__fetch_item *it
 	}
 	case FETCH_K_THREADID:
 		return imap__fetch_puts(o, "THREADID NIL");
+	case FETCH_K_BINARY:
+	case FETCH_K_BINARY_SIZE:
+		return imap__fetch_binary(it, msg, tree, o);
 	}
 	return -1;
 }
@@ -180,9 +184,11 @@ fetch_items(const struct imap_fetch_plan *plan, const struct imap_fetch_msg *msg
 	if (plan->uid && !plan->has_uid && imap__fetch_printf(o, "UID %u ", rec->uid) != 0)
 		return -1;
 	for (size_t i = 0; i < plan->nitems; i++) {
-		if ((i > 0 && imap__fetch_puts(o, " ") != 0) ||
-		    fetch_item(plan, &plan->items[i], msg, tree, o) != 0)
+		if (i > 0 && imap__fetch_puts(o, " ") != 0)
 			return -1;
+		int rc = fetch_item(plan, &plan->items[i], msg, tree, o);
+		if (rc != 0)
+			return rc < 0 ? rc : -1;
 	}
 	if (msg->set_seen && (plan->needs & FETCH_SETS_SEEN) && !plan->has_flags) {
 		if (imap__fetch_puts(o, " ") != 0 || fetch_flags(plan, msg, o) != 0)
@@ -236,7 +242,7 @@ imap_fetch_msg(const struct imap_fetch_plan *plan, const struct imap_fetch_msg *
 	mime_message_free(&owned);
 	if (rc != 0) {
 		imap_fetch_out_reset(out);
-		return -1;
+		return rc == IMAP_FETCH_UNKNOWN_CTE ? rc : -1;
 	}
 	return 0;
 }

@@ -64,7 +64,9 @@ fetch_seg_push(struct imap_fetch_out *o)
 		o->segs = s;
 		o->cap = cap;
 	}
-	return &o->segs[o->nsegs++];
+	struct imap_fetch_seg *g = &o->segs[o->nsegs++];
+	memset(g, 0, sizeof(*g));
+	return g;
 }
 
 /* Close the text written since the last text segment into one. */
@@ -124,7 +126,8 @@ imap__fetch_range(struct imap_fetch_out *o, size_t off, size_t len)
 		return -1;
 	if (o->nsegs > 0) {
 		struct imap_fetch_seg *last = &o->segs[o->nsegs - 1];
-		if (last->text == NULL && last->off + last->len == off) {
+		if (last->text == NULL && last->cte == MIME_CTE_IDENTITY &&
+		    last->off + last->len == off) {
 			last->len += len;
 			return 0;
 		}
@@ -135,6 +138,25 @@ imap__fetch_range(struct imap_fetch_out *o, size_t off, size_t len)
 	s->text = NULL;
 	s->off = off;
 	s->len = len;
+	return 0;
+}
+
+int
+imap__fetch_decoded(struct imap_fetch_out *o, size_t off, size_t len, enum mime_cte cte,
+                    uint64_t skip, uint64_t dlen)
+{
+	if (dlen == 0)
+		return 0;
+	if (fetch_flush_text(o) != 0)
+		return -1;
+	struct imap_fetch_seg *s = fetch_seg_push(o);
+	if (s == NULL)
+		return -1;
+	s->off = off;
+	s->len = len;
+	s->cte = cte;
+	s->skip = skip;
+	s->dlen = dlen;
 	return 0;
 }
 

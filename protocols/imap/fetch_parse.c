@@ -20,7 +20,8 @@
  * *_MAX limits of fetch_int.h, unknown modifiers, CHANGEDSINCE 0 or above
  * 2^63-1 (RFC 7162 §7 mod-sequence-value), VANISHED without CHANGEDSINCE,
  * in a FETCH that is not UID FETCH or before ENABLE QRESYNC (§3.2.6).
- * XXX RFC 3516: BINARY, BINARY.PEEK and BINARY.SIZE are refused for now.
+ * BINARY, BINARY.PEEK and BINARY.SIZE (RFC 3516 §4.1) take part numbers
+ * only (fetch_binary.c checks them); BINARY.SIZE takes no partial.
  */
 #include "protocols/imap/fetch_int.h"
 
@@ -244,6 +245,24 @@ fetch_section(struct fetch_parser *p, const struct imap_arg *arg, int peek)
 	return 0;
 }
 
+/* BINARY[...], BINARY.PEEK[...], BINARY.SIZE[...] (RFC 3516 §4.1). */
+static int
+fetch_binary(struct fetch_parser *p, const struct imap_arg *arg)
+{
+	const char *error = NULL;
+	struct imap__fetch_item *it = fetch_item_new(p, FETCH_K_BINARY);
+	if (it == NULL)
+		return -1;
+	if (imap__fetch_binary_item(p->a, arg, it, &error) != 0)
+		return fetch_fail(p, error);
+	p->plan->needs |= FETCH_NEED_FILE;
+	if (it->spec_len > 0)
+		p->plan->needs |= FETCH_NEED_TREE;
+	if (it->kind == FETCH_K_BINARY && !it->peek)
+		p->plan->needs |= FETCH_SETS_SEEN | FETCH_NEED_FLAGS;
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	uint8_t kind;
@@ -291,7 +310,7 @@ fetch_att(struct fetch_parser *p, const struct imap_arg *args, size_t *i)
 			return fetch_section(p, arg, 0);
 		if (ascii_strcasecmp(arg->str, "BODY.PEEK") == 0)
 			return fetch_section(p, arg, 1);
-		return fetch_fail(p, "BINARY fetch items are not supported");
+		return fetch_binary(p, arg);
 	}
 	if (strchr(arg->str, '[') != NULL)
 		return fetch_fail(p, "Section on a fetch item that takes none");
@@ -328,8 +347,10 @@ fetch_att(struct fetch_parser *p, const struct imap_arg *args, size_t *i)
 	}
 	if (ascii_strcasecmp(arg->str, "BODY.PEEK") == 0)
 		return fetch_fail(p, "BODY.PEEK needs a section");
-	if (ascii_strncasecmp(arg->str, "BINARY", 6) == 0)
-		return fetch_fail(p, "BINARY fetch items are not supported");
+	if (ascii_strcasecmp(arg->str, "BINARY") == 0 ||
+	    ascii_strcasecmp(arg->str, "BINARY.PEEK") == 0 ||
+	    ascii_strcasecmp(arg->str, "BINARY.SIZE") == 0)
+		return fetch_fail(p, "BINARY needs a section");
 	return fetch_fail(p, "Unknown fetch item");
 }
 

@@ -12,18 +12,24 @@
  *                    its synchronisation with the store (EXISTS, EXPUNGE,
  *                    FETCH FLAGS, RFC 3501 §5.2, §7.4.1)
  *   util.c           flags, mailbox names, quoting, response codes
- *   cmd_any.c        CAPABILITY, NOOP, LOGOUT, ID, ENABLE, NAMESPACE
+ *   cmd_any.c        CAPABILITY, NOOP, LOGOUT, ID, ENABLE, NAMESPACE,
+ *                    COMPRESS (the layer itself is node/net/compress.c)
  *   cmd_auth.c       STARTTLS, LOGIN, AUTHENTICATE (SASL-IR),
  *                    UNAUTHENTICATE (RFC 8437)
  *   cmd_select.c     SELECT, EXAMINE, UNSELECT, CLOSE, CHECK
  *   cmd_mailbox.c    CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE
  *   cmd_list.c       LIST (LIST-EXTENDED, SPECIAL-USE), LSUB, XLIST
  *   cmd_status.c     STATUS
- *   cmd_append.c     APPEND (the literal sink, msgin)
+ *   cmd_append.c     APPEND, MULTIAPPEND (RFC 3502); append_sink.c the
+ *                    literal sink and the argument walk (literal8, UTF8,
+ *                    CATENATE RFC 4469, whose URL parts catenate.c reads;
+ *                    imapurl.c parses IMAP URLs); append.h
  *   cmd_store.c      STORE
  *   cmd_expunge.c    EXPUNGE, UID EXPUNGE
  *   cmd_copy.c       COPY, MOVE
- *   cmd_fetch.c      FETCH glue to the engine (fetch.h), streamed
+ *   cmd_fetch.c      FETCH glue to the engine (fetch.h), streamed;
+ *   cmd_fetch_msg.c  one message of it: gathered, its segments sent
+ *                    (BINARY's decoded ones too, RFC 3516)
  *   cmd_search.c     SEARCH glue to the engine (search.h), pool for text;
  *                    ESEARCH, SEARCHRES ($), and the runner SORT and
  *                    THREAD share (search_run.h)
@@ -33,6 +39,9 @@
  *   cmd_idle.c       IDLE
  *   cmd_quota.c      GETQUOTA, GETQUOTAROOT, SETQUOTA (QUOTA, RFC 9208)
  *   cmd_replace.c    REPLACE, UID REPLACE (RFC 8508)
+ *   urlauth.c        GENURLAUTH, RESETKEY (URLAUTH, RFC 4467), the
+ *                    INTERNAL mechanism, access checks
+ *   cmd_urlfetch.c   URLFETCH (RFC 4467 §7.3), streamed
  *   condstore.c      CONDSTORE and QRESYNC (RFC 7162): enabling, the
  *                    select parameters, VANISHED, changes since a MODSEQ
  *
@@ -60,6 +69,7 @@ struct store_txn;
 struct store_watch;
 struct repl_req;
 struct msgin;
+struct imap_append;
 struct cmd_batch;
 struct cmd_results;
 struct imap_session;
@@ -123,10 +133,14 @@ enum {
 	IMAP_SF_IN_INPUT = 1 << 6,     /* inside the command loop */
 	IMAP_SF_QUEUED = 1 << 7,       /* on the deferred or throttled list */
 	IMAP_SF_CMD = 1 << 8,          /* a command is running */
-	IMAP_SF_UTF8 = 1 << 9,         /* UTF8=ACCEPT enabled (later work) */
+	IMAP_SF_UTF8 = 1 << 9,         /* UTF-8 mailbox names and strings: ENABLE
+	                                * UTF8=ACCEPT (RFC 6855) or IMAP4rev2 */
 	IMAP_SF_CONDSTORE = 1 << 10,   /* a CONDSTORE enabling command ran (RFC 7162 §3.1) */
 	IMAP_SF_QRESYNC = 1 << 11,     /* ENABLE QRESYNC was answered ENABLED (§3.2.3) */
 	IMAP_SF_HMS_DUE = 1 << 12,     /* "* OK [HIGHESTMODSEQ]" goes with the next reply */
+	IMAP_SF_REV2 = 1 << 13,        /* ENABLE IMAP4rev2 (RFC 9051 §6.3.1) */
+	IMAP_SF_UTF8ACCEPT = 1 << 14,  /* ENABLE UTF8=ACCEPT itself: APPEND's UTF8
+	                                * data, no SEARCH CHARSET (RFC 6855 §3, §4) */
 };
 
 /* The selected mailbox as this session sees it (RFC 3501 §2.3.1). */
@@ -188,9 +202,9 @@ struct imap_session {
 	imap_cont_fn *cont; /* what IMAP_W_DEFER / IMAP_W_STREAM resumes */
 	struct repl_req *req;
 	struct login *login;
-	struct msgin *append;
-	char *user;      /* address once authenticated (heap) */
-	char *saved_tag; /* IDLE's tag while the parser is released (heap) */
+	struct imap_append *append; /* the APPEND/REPLACE being read (append.h) */
+	char *user;                 /* address once authenticated (heap) */
+	char *saved_tag;            /* IDLE's tag while the parser is released (heap) */
 	struct imap_session *next_queued;
 	uint64_t started_ms;
 	uint64_t rate_ms; /* commands-per-second bucket: last refill */
@@ -229,6 +243,9 @@ enum imap_code {
 	IMAP_CODE_NOPERM,
 	IMAP_CODE_INUSE,
 	IMAP_CODE_CONTACTADMIN,
+	IMAP_CODE_BADURL,            /* RFC 4469 §5: with the URL (append.h) */
+	IMAP_CODE_UNKNOWNCTE,        /* RFC 3516 §4.3 */
+	IMAP_CODE_COMPRESSIONACTIVE, /* RFC 4978 §3 */
 };
 const char *imap__code_name(enum imap_code c);
 
@@ -412,6 +429,8 @@ imap__kib_up(uint64_t bytes)
 {
 	return bytes / 1024 + (bytes % 1024 != 0);
 }
+/* The FETCH engine's IMAP_FETCH_* flags for what the session enabled. */
+unsigned imap__fetch_enabled(const struct imap_session *s);
 /* The MAILBOXID of a mailbox (RFC 8474 §4): an objectid from its id,
  * which a RENAME keeps. */
 void imap__mailboxid_format(char *buf, size_t n, uint32_t id, uint32_t uidvalidity);
@@ -466,6 +485,11 @@ int imap__select_params(struct imap_session *s, const struct imap_arg *arg,
 int imap__qresync_report(struct imap_session *s, struct store_txn *t,
                          const struct imap_select_params *p, const struct cmd_str *names,
                          size_t nnames);
+/* UID FETCH ... (CHANGEDSINCE n VANISHED) (RFC 7162 §3.2.6): "* VANISHED
+ * (EARLIER)" for the UIDs of the set arg expunged after since. Returns 0,
+ * or -1 (a store error, a set that does not parse). */
+int imap__fetch_vanished(struct imap_session *s, struct store_txn *t, const struct imap_arg *arg,
+                         uint64_t since);
 /* UIDs of the selected mailbox expunged with a MODSEQ above since, within
  * set (none: all), ascending, heap-allocated in *uids_r (free it).
  * Returns the count, or -1 on a store error. */
@@ -481,7 +505,7 @@ int imap__changed_since(struct imap_session *s, struct store_txn *t, uint64_t si
 /* --- command handlers ------------------------------------------------ */
 
 imap_cmd_fn imap__cmd_capability, imap__cmd_noop, imap__cmd_logout, imap__cmd_id, imap__cmd_enable,
-        imap__cmd_namespace;
+        imap__cmd_namespace, imap__cmd_compress;
 imap_cmd_fn imap__cmd_starttls, imap__cmd_login, imap__cmd_authenticate;
 imap_cmd_fn imap__cmd_select, imap__cmd_unselect, imap__cmd_close, imap__cmd_check;
 imap_cmd_fn imap__cmd_create, imap__cmd_delete, imap__cmd_rename, imap__cmd_subscribe;
@@ -491,6 +515,7 @@ imap_cmd_fn imap__cmd_fetch, imap__cmd_search, imap__cmd_idle;
 imap_cmd_fn imap__cmd_sort, imap__cmd_thread, imap__cmd_cancelupdate;
 imap_cmd_fn imap__cmd_unauthenticate, imap__cmd_getquota, imap__cmd_getquotaroot,
         imap__cmd_setquota, imap__cmd_replace;
+imap_cmd_fn imap__cmd_genurlauth, imap__cmd_resetkey, imap__cmd_urlfetch;
 
 /* cmd_auth.c: a line while a SASL exchange waits (NULL: too long). */
 void imap__sasl_line(struct imap_session *s, const char *line, size_t len);
@@ -499,13 +524,11 @@ void imap__auth_release(struct imap_session *s);
 int imap__literal_sink(void *ctx, enum imap_literal_event ev, const struct imap_literal_info *info,
                        const unsigned char *data, size_t len, const char **error_r);
 void imap__append_release(struct imap_session *s);
+/* append_sink.c: "BADURL url" (the response code's text, without the
+ * brackets) for the URL the running APPEND refused, made safe to send. */
+const char *imap__append_badurl(struct imap_session *s, char *buf, size_t size);
 /* The mailbox named by arg: 1 found (id in *id_r), 0 absent, -1 error. */
 int imap__append_mailbox(struct imap_session *s, const struct imap_arg *arg, uint32_t *id_r);
-/* APPEND's optional flag list and date-time from args[*i] on, up to the
- * literal at args[argc - 1]. Returns 0, or -1 with *error_r (BAD). */
-int imap__append_options(struct imap_session *s, const struct imap_arg *args, size_t argc,
-                         size_t *i, uint32_t *flags_r, const char ***names_r, uint32_t *nnames_r,
-                         int64_t *date_r, const char **error_r);
 /* cmd_replace.c: the message a REPLACE literal replaces, checked before
  * the "+" (RFC 8508 §3). Returns 0, or -1 with *error_r and maybe
  * s->append_code. */

@@ -127,6 +127,9 @@ struct imap_literal_info {
 	const struct imap_cmd *cmd;  /* tag, name, uid (no args yet) */
 	const struct imap_arg *args; /* top-level args before it, linked by
 	                              * ->next; the last may be an open list */
+	const struct imap_arg *list; /* depth > 0: the elements before it in
+	                              * the innermost open list, linked by
+	                              * ->next (NULL: none); depth 0: NULL */
 	uint64_t size;
 	unsigned index; /* 0 for the first literal of the command */
 	unsigned depth; /* list nesting at the literal */

@@ -201,6 +201,7 @@ literal_end(struct imap_parser *p)
 	const char *error = NULL;
 	struct imap_literal_info info = {.cmd = &p->cmd,
 	                                 .args = p->frames[0].head,
+	                                 .list = p->depth > 0 ? p->frames[p->depth].head : NULL,
 	                                 .size = p->lit_size,
 	                                 .index = p->cmd.literal_count - 1,
 	                                 .depth = p->depth,
@@ -217,6 +218,7 @@ imap__literal_begin(struct imap_parser *p)
 {
 	struct imap_literal_info info = {.cmd = &p->cmd,
 	                                 .args = p->frames[0].head,
+	                                 .list = p->depth > 0 ? p->frames[p->depth].head : NULL,
 	                                 .size = p->lit_size,
 	                                 .index = p->cmd.literal_count,
 	                                 .depth = p->depth,
@@ -272,6 +274,8 @@ imap__literal_data(struct imap_parser *p, struct nbuf *in)
 		const char *error = NULL;
 		struct imap_literal_info info = {.cmd = &p->cmd,
 		                                 .args = p->frames[0].head,
+		                                 .list = p->depth > 0 ? p->frames[p->depth].head
+		                                                      : NULL,
 		                                 .size = p->lit_size,
 		                                 .index = p->cmd.literal_count - 1,
 		                                 .depth = p->depth,

@@ -28,17 +28,20 @@ void
 imap__capability_write(struct imap_session *s, struct nbuf *out)
 {
 	struct conn *c = s->conn;
-	nbuf_puts(out, "IMAP4rev1 SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE "
-	               "SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED XLIST");
+	/* RFC 9051: IMAP4rev2 beside IMAP4rev1, chosen with ENABLE (§6.3.1) */
+	nbuf_puts(out, "IMAP4rev1 IMAP4rev2 SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN "
+	               "UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED XLIST");
 	/* RFC 7162, 8438, 5819, 9208 (no QUOTASET: SETQUOTA is refused), 8514,
-	 * 8508. XXX RFC 8474: OBJECTID (MAILBOXID, EMAILID and THREADID work)
-	 * is advertised once SEARCH has its EMAILID and THREADID keys (§6). */
+	 * 8508, 8474 (MAILBOXID, EMAILID, THREADID NIL; SEARCH EMAILID and
+	 * THREADID, §6) */
 	nbuf_puts(out, " CONDSTORE QRESYNC STATUS=SIZE LIST-STATUS QUOTA QUOTA=RES-STORAGE"
-	               " QUOTA=RES-MESSAGE SAVEDATE REPLACE");
+	               " QUOTA=RES-MESSAGE SAVEDATE REPLACE OBJECTID");
 	/* RFC 4731, 5182, 5032, 5256, 5957, 5267 (UPDATE for record-only
 	 * SEARCH programs: see context.c), 8970 */
 	nbuf_puts(out, " ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT CONTEXT=SEARCH"
 	               " CONTEXT=SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES PREVIEW");
+	/* RFC 3516, 3502, 4469, 6855, 4467 */
+	nbuf_puts(out, " BINARY MULTIAPPEND CATENATE UTF8=ACCEPT URLAUTH");
 	if (s->state == IMAP_S_NOAUTH) {
 		int plain = login_plaintext_ok(c);
 		/* Before authentication the parser takes {n+} up to 4096 bytes
@@ -60,8 +63,9 @@ imap__capability_write(struct imap_session *s, struct nbuf *out)
 	}
 	nbuf_printf(out, " LITERAL+ APPENDLIMIT=%llu",
 	            (unsigned long long)MIN(imap__message_size_max(), (uint64_t)UINT32_MAX));
-	/* RFC 8437: only meaningful once authenticated. */
-	nbuf_puts(out, " UNAUTHENTICATE");
+	/* RFC 8437: only meaningful once authenticated. RFC 4978: COMPRESS
+	 * is a command-auth (§5). */
+	nbuf_puts(out, " UNAUTHENTICATE COMPRESS=DEFLATE");
 }
 
 /* --- replies --------------------------------------------------------- */
@@ -90,6 +94,9 @@ imap__code_name(enum imap_code c)
 	        [IMAP_CODE_NOPERM] = "NOPERM",
 	        [IMAP_CODE_INUSE] = "INUSE",
 	        [IMAP_CODE_CONTACTADMIN] = "CONTACTADMIN",
+	        [IMAP_CODE_BADURL] = "BADURL",
+	        [IMAP_CODE_UNKNOWNCTE] = "UNKNOWN-CTE",
+	        [IMAP_CODE_COMPRESSIONACTIVE] = "COMPRESSIONACTIVE",
 	};
 	return (size_t)c < ARRAY_SIZE(names) ? names[c] : NULL;
 }

@@ -1,7 +1,8 @@
 /*
  * search: the SEARCH engine (RFC 3501 §6.4.4 every key; RFC 9051; MODSEQ
  * RFC 7162 §3.1.5, WITHIN RFC 5032, SAVEDATE RFC 8514; the RETURN options
- * and ESEARCH responses of RFC 4731, RFC 5182, RFC 5267). Pure:
+ * and ESEARCH responses of RFC 4731, RFC 5182, RFC 5267; OBJECTID's
+ * EMAILID and THREADID of RFC 8474 §6);
  * the session parses the search program once, then evaluates it against
  * messages. Keys on flags, dates, sizes and UIDs need only the message
  * record; header keys need the message header; TEXT and BODY need the
@@ -50,6 +51,16 @@ struct imap_search;
  * answer BAD for syntax, NO with the code for a charset. */
 int imap_search_parse(struct arena *a, const struct imap_arg *args, size_t argc,
                       struct imap_search **s_r, const char **error_r, const char **code_r);
+/* The same with what the session enabled: */
+enum {
+	IMAP_SEARCH_UTF8 = 1 << 0, /* UTF8=ACCEPT: a CHARSET is refused with BAD
+	                            * (RFC 6855 §3) */
+	IMAP_SEARCH_REV2 = 1 << 1, /* IMAP4rev2: NEW, OLD and RECENT are not
+	                            * search keys (RFC 9051 §6.4.4, no \Recent) */
+};
+int imap_search_parse_flags(struct arena *a, const struct imap_arg *args, size_t argc,
+                            unsigned flags, struct imap_search **s_r, const char **error_r,
+                            const char **code_r);
 unsigned imap_search_needs(const struct imap_search *s);
 
 /* One message, as the session sees it. */

@@ -1,7 +1,8 @@
 /*
  * search_eval: evaluating a SEARCH program against one message (RFC 3501
  * §6.4.4; RFC 9051 §6.4.4; RFC 5182 "$"; RFC 5032 OLDER/YOUNGER; RFC 7162
- * MODSEQ; RFC 8514 SAVEDBEFORE/SAVEDON/SAVEDSINCE).
+ * MODSEQ; RFC 8514 SAVEDBEFORE/SAVEDON/SAVEDSINCE; RFC 8474 EMAILID and
+ * THREADID).
  *
  * Happy path: a walk of the program tree that short-circuits: an AND stops
  * at its first false child, an OR at its first true one. The parser put
@@ -30,6 +31,8 @@
 #include "protocols/imap/search_int.h"
 
 #include <string.h>
+
+#include "protocols/imap/fetch.h"
 
 #include "node/lib/util.h"
 
@@ -112,6 +115,13 @@ search_eval(const struct imap__search_node *n, const struct imap_search_ctx *ctx
 		return rec->internaldate >= ctx->now - (int64_t)n->num;
 	case SEARCH_OP_MODSEQ:
 		return rec->modseq >= n->num;
+	case SEARCH_OP_EMAILID: {
+		char id[IMAP_EMAILID_LEN + 1];
+		imap_fetch_emailid(rec->hash, id);
+		return strcmp(id, n->str) == 0;
+	}
+	case SEARCH_OP_NONE:
+		return 0;
 	case SEARCH_OP_SENT:
 		return run ? imap__search_sent(run, n) : SEARCH_UNKNOWN;
 	case SEARCH_OP_HEADER:

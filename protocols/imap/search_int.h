@@ -40,6 +40,8 @@ enum imap__search_op {
 	SEARCH_OP_WITHIN,  /* OLDER (cmp -1) / YOUNGER (cmp 1) than num seconds */
 	SEARCH_OP_MODSEQ,  /* MODSEQ >= num */
 	SEARCH_OP_SAVED,   /* SAVEDBEFORE/SAVEDON/SAVEDSINCE (cmp -1/0/1) on day */
+	SEARCH_OP_EMAILID, /* EMAILID: the message's objectid is str (RFC 8474 §6) */
+	SEARCH_OP_NONE,    /* matches nothing (THREADID: no message has one) */
 };
 
 /* Evaluation cost classes: what a key needs from the message. */

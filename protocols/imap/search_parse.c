@@ -22,6 +22,10 @@
  * XXX RFC 3501 §6.4.4: US-ASCII strings with 8-bit bytes are taken as
  * UTF-8 rather than refused; KEYWORD accepts the system flags (\Seen...)
  * as the flag they name, as other servers do.
+ * EMAILID and THREADID (RFC 8474 §6) take an objectid; no message has a
+ * THREADID (FETCH THREADID is NIL), so THREADID matches none. With
+ * IMAP_SEARCH_REV2, NEW, OLD and RECENT are refused (RFC 9051 has no
+ * \Recent); with IMAP_SEARCH_UTF8, CHARSET is (RFC 6855 §3).
  * MODSEQ's optional entry name and type ("/flags/\draft" all) are checked
  * and then ignored: the store keeps one MODSEQ per message, which RFC 7162
  * §3.1.5 allows ("MUST ignore" them then). SAVEDATESUPPORTED matches every
@@ -38,6 +42,7 @@ struct search_parser {
 	const char *error;
 	size_t nkeys;
 	unsigned needs;
+	unsigned flags; /* IMAP_SEARCH_* */
 };
 
 static int
@@ -206,6 +211,20 @@ search_keyword(struct search_parser *p, const struct imap_arg *arg, int want,
 	return 0;
 }
 
+/* objectid = 1*255(ALPHA / DIGIT / "_" / "-") (RFC 8474 §7) into n->str. */
+static int
+search_objectid(struct search_parser *p, const struct imap_arg *arg, struct imap__search_node *n)
+{
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+	const char *id;
+	size_t len;
+	if (!imap_arg_get_astring(arg, &id, &len) || len == 0 || len > 255 || strspn(id, ok) != len)
+		return search_fail(p, "Invalid objectid");
+	if ((n->str = arena_strndup(p->a, id, len)) == NULL)
+		return search_fail(p, "Search program too large");
+	return 0;
+}
+
 enum search_kind {
 	K_FLAG_ON,
 	K_FLAG_OFF,
@@ -229,6 +248,7 @@ enum search_kind {
 	K_WITHIN,
 	K_MODSEQ,
 	K_SAVED,
+	K_OBJECTID, /* EMAILID, THREADID (RFC 8474 §6) */
 };
 
 static const struct {
@@ -246,6 +266,7 @@ static const struct {
         {"CC", K_ADDR, 0, 0, "Cc"},
         {"DELETED", K_FLAG_ON, 0, MSG_DELETED, NULL},
         {"DRAFT", K_FLAG_ON, 0, MSG_DRAFT, NULL},
+        {"EMAILID", K_OBJECTID, 0, 0, "E"},
         {"FLAGGED", K_FLAG_ON, 0, MSG_FLAGGED, NULL},
         {"FROM", K_ADDR, 0, 0, "From"},
         {"HEADER", K_HEADER, 0, 0, NULL},
@@ -271,6 +292,7 @@ static const struct {
         {"SMALLER", K_SMALLER, -1, 0, NULL},
         {"SUBJECT", K_ADDR, 0, 0, "Subject"},
         {"TEXT", K_TEXT, 0, 0, NULL},
+        {"THREADID", K_OBJECTID, 0, 0, "T"},
         {"TO", K_ADDR, 0, 0, "To"},
         {"UID", K_UID, 0, 0, NULL},
         {"UNANSWERED", K_FLAG_OFF, 0, MSG_ANSWERED, NULL},
@@ -388,6 +410,10 @@ search_key(struct search_parser *p, const struct imap_arg *args, size_t argc, si
 		k++;
 	if (k == ARRAY_SIZE(search_keys))
 		return search_fail(p, "Unknown search key");
+	if ((p->flags & IMAP_SEARCH_REV2) &&
+	    (search_keys[k].kind == K_RECENT || search_keys[k].kind == K_OLD ||
+	     search_keys[k].kind == K_NEW))
+		return search_fail(p, "Not an IMAP4rev2 search key (no \\Recent)");
 	if ((n = search_node_new(p, SEARCH_OP_FLAGS)) == NULL)
 		return -1;
 	*n_r = n;
@@ -461,6 +487,11 @@ search_key(struct search_parser *p, const struct imap_arg *args, size_t argc, si
 		n->op = SEARCH_OP_UID;
 		sub = search_take(p, args, argc, i);
 		return sub ? search_set(p, sub, n) : -1;
+	case K_OBJECTID:
+		/* THREADID: no message has one (THREADID NIL, RFC 8474 §5.2) */
+		n->op = search_keys[k].field[0] == 'E' ? SEARCH_OP_EMAILID : SEARCH_OP_NONE;
+		sub = search_take(p, args, argc, i);
+		return sub ? search_objectid(p, sub, n) : -1;
 	case K_NOT:
 		n->op = SEARCH_OP_NOT;
 		return search_key(p, args, argc, i, depth + 1, &n->child);
@@ -551,9 +582,21 @@ int
 imap_search_parse(struct arena *a, const struct imap_arg *args, size_t argc,
                   struct imap_search **s_r, const char **error_r, const char **code_r)
 {
-	struct search_parser p = {.a = a};
+	return imap_search_parse_flags(a, args, argc, 0, s_r, error_r, code_r);
+}
+
+int
+imap_search_parse_flags(struct arena *a, const struct imap_arg *args, size_t argc, unsigned flags,
+                        struct imap_search **s_r, const char **error_r, const char **code_r)
+{
+	struct search_parser p = {.a = a, .flags = flags};
 	size_t i = 0;
 	*code_r = NULL;
+	if (argc > 0 && imap_arg_atom_equals(&args[0], "CHARSET") && (flags & IMAP_SEARCH_UTF8)) {
+		/* RFC 6855 §3: the charset labels conflict */
+		*error_r = "No CHARSET once UTF8=ACCEPT is enabled";
+		return -1;
+	}
 	if (argc > 0 && imap_arg_atom_equals(&args[0], "CHARSET")) {
 		if (argc < 2 || args[1].type == IMAP_ARG_EOL) {
 			*error_r = "Missing charset";

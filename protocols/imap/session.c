@@ -52,6 +52,7 @@ static const struct imap_cmd_def imap_cmds[] = {
         {"LOGIN", IN_NOAUTH, DEF_NOSYNC, imap__cmd_login},
         {"AUTHENTICATE", IN_NOAUTH, DEF_NOSYNC, imap__cmd_authenticate},
         {"ENABLE", IN_AUTH, 0, imap__cmd_enable},
+        {"COMPRESS", IN_LOGGED, 0, imap__cmd_compress},
         {"UNAUTHENTICATE", IN_LOGGED, DEF_NOSYNC, imap__cmd_unauthenticate},
         {"SELECT", IN_LOGGED, DEF_NOSYNC, imap__cmd_select},
         {"EXAMINE", IN_LOGGED, DEF_NOSYNC, imap__cmd_select},
@@ -83,6 +84,9 @@ static const struct imap_cmd_def imap_cmds[] = {
         {"COPY", IN_SEL, DEF_UID, imap__cmd_copy},
         {"MOVE", IN_SEL, DEF_UID, imap__cmd_copy},
         {"REPLACE", IN_SEL, DEF_UID, imap__cmd_replace},
+        {"GENURLAUTH", IN_LOGGED, 0, imap__cmd_genurlauth},
+        {"RESETKEY", IN_LOGGED, 0, imap__cmd_resetkey},
+        {"URLFETCH", IN_LOGGED, 0, imap__cmd_urlfetch},
 };
 #define IMAP_NCMDS ARRAY_SIZE(imap_cmds)
 
@@ -274,8 +278,9 @@ imap__unauthenticated(struct imap_session *s)
 	free(s->user);
 	s->user = NULL;
 	s->auth_failures = 0;
-	s->flags &= ~(uint32_t)(IMAP_SF_UTF8 | IMAP_SF_CONDSTORE | IMAP_SF_QRESYNC |
-	                        IMAP_SF_HMS_DUE | IMAP_SF_CHANGED);
+	s->flags &=
+	        ~(uint32_t)(IMAP_SF_UTF8 | IMAP_SF_UTF8ACCEPT | IMAP_SF_REV2 | IMAP_SF_CONDSTORE |
+	                    IMAP_SF_QRESYNC | IMAP_SF_HMS_DUE | IMAP_SF_CHANGED);
 	struct imap_parser_limits l;
 	imap_limits(s, &l);
 	if (s->parser)
@@ -330,7 +335,10 @@ imap_parse_error(struct imap_session *s)
 {
 	const struct imap_parser_error *e = imap_parser_error(s->parser);
 	enum imap_code code = s->append_code;
+	char badurl[IMAP_REPLY_MAX];
 	s->append_code = IMAP_CODE_NONE;
+	if (code == IMAP_CODE_BADURL)
+		imap__append_badurl(s, badurl, sizeof(badurl));
 	imap__append_release(s);
 	metric_inc(imap_g.errors);
 	if (e->fatal) {
@@ -341,9 +349,9 @@ imap_parse_error(struct imap_session *s)
 	}
 	const char *tag = e->tag ? e->tag : "*";
 	if (e->code == IMAP_PERR_SINK && code != IMAP_CODE_NONE) {
-		char line[IMAP_REPLY_MAX];
-		snprintf(line, sizeof(line), "%s NO [%s] %s\r\n", tag, imap__code_name(code),
-		         e->text);
+		char line[2 * IMAP_REPLY_MAX];
+		snprintf(line, sizeof(line), "%s NO [%s] %s\r\n", tag,
+		         code == IMAP_CODE_BADURL ? badurl : imap__code_name(code), e->text);
 		conn_puts(s->conn, line);
 		return;
 	}

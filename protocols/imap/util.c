@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "node/lib/util.h"
+#include "protocols/imap/fetch.h"
 #include "protocols/imap/imap_private.h"
 #include "protocols/imap/mutf7.h"
 
@@ -36,13 +37,15 @@ imap__mailbox_arg(struct imap_session *s, const struct imap_arg *arg, unsigned f
 	                                   out_size, &n, error_r);
 }
 
-int
-imap__string_write(const char *str, size_t len, struct nbuf *out)
+/* A string as quoted (8-bit allowed when utf8 and the whole is valid
+ * UTF-8: RFC 6855 §3, RFC 9051 §4.3), else as a literal. */
+static int
+string_write(const char *str, size_t len, bool utf8, struct nbuf *out)
 {
-	bool quotable = len < 1024;
+	bool quotable = len < 1024 && (!utf8 || imap_utf8_is_valid(str, len));
 	for (size_t i = 0; i < len && quotable; i++) {
 		unsigned char c = (unsigned char)str[i];
-		if (c < 0x20 || c >= 0x7f)
+		if (c < 0x20 || c == 0x7f || (c > 0x7f && !utf8))
 			quotable = false;
 	}
 	if (!quotable) {
@@ -66,16 +69,31 @@ imap__string_write(const char *str, size_t len, struct nbuf *out)
 }
 
 int
+imap__string_write(const char *str, size_t len, struct nbuf *out)
+{
+	return string_write(str, len, false, out);
+}
+
+int
 imap__mailbox_write(struct imap_session *s, const char *name, struct nbuf *out)
 {
 	char wire[4 * SCHEMA_NAME_MAX + 16];
 	size_t len = strlen(name), n;
 	const char *err;
 	if (s->flags & IMAP_SF_UTF8)
-		return imap__string_write(name, len, out);
+		return string_write(name, len, true, out);
 	if (imap_utf8_to_mutf7(name, len, wire, sizeof(wire), &n, &err) != 0)
 		return imap__string_write(name, len, out);
 	return imap__string_write(wire, n, out);
+}
+
+unsigned
+imap__fetch_enabled(const struct imap_session *s)
+{
+	return ((s->flags & IMAP_SF_CONDSTORE) ? IMAP_FETCH_CONDSTORE : 0) |
+	       ((s->flags & IMAP_SF_QRESYNC) ? IMAP_FETCH_QRESYNC : 0) |
+	       ((s->flags & IMAP_SF_UTF8) ? IMAP_FETCH_UTF8 : 0) |
+	       ((s->flags & IMAP_SF_REV2) ? IMAP_FETCH_REV2 : 0);
 }
 
 /* --- flags ----------------------------------------------------------- */

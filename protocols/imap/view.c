@@ -300,11 +300,12 @@ imap__view_fetch_line(struct imap_session *s, struct nbuf *line, uint32_t seq,
 	if (what & IMAP_FL_FLAGS) {
 		nbuf_puts(line, "FLAGS ");
 		imap__flags_write(line, m->flags, m->keywords, names, nnames,
-		                  imap__view_recent(s, m->uid));
+		                  !(s->flags & IMAP_SF_REV2) && imap__view_recent(s, m->uid));
 		sp = true;
 	}
-	/* RFC 7162 §3.2.4: with QRESYNC every FETCH a change causes has UID. */
-	if ((what & IMAP_FL_UID) || (s->flags & IMAP_SF_QRESYNC)) {
+	/* RFC 7162 §3.2.4: with QRESYNC every FETCH a change causes has UID;
+	 * RFC 9051 §7.5.2: so does every unsolicited FETCH of IMAP4rev2. */
+	if ((what & IMAP_FL_UID) || (s->flags & (IMAP_SF_QRESYNC | IMAP_SF_REV2))) {
 		nbuf_printf(line, "%sUID %u", sp ? " " : "", m->uid);
 		sp = true;
 	}
@@ -440,7 +441,8 @@ imap__view_sync(struct imap_session *s, unsigned flags, uint64_t skip_modseq)
 		sel->uidnext = mb.uidnext;
 		if (sel->count != before) {
 			imap__untagged(s, "%u EXISTS", sel->count);
-			imap__untagged(s, "%u RECENT", sel->nrecent);
+			if (!(s->flags & IMAP_SF_REV2)) /* RFC 9051 has no RECENT */
+				imap__untagged(s, "%u RECENT", sel->nrecent);
 		}
 	}
 	sync_flags(s, t, &changed, flags);

@@ -178,3 +178,52 @@ def test_sessions_on_two_nodes(icluster):
     assert "* 2 EXPUNGE" in seen, seen
     out = b.cmd("q", "FETCH 1:* (UID)")
     assert [l for l in out if l.startswith("* ")] == ["* 1 FETCH (UID 1)", "* 2 FETCH (UID 3)"]
+
+
+def test_urlauth_and_multiappend_across_nodes(icluster):
+    """GENURLAUTH on a follower makes the mailbox's access key through the
+    replicated log: the URL it gives works on every node; RESETKEY on
+    another node invalidates it everywhere. A MULTIAPPEND on a follower
+    appends all its messages in one atomic batch, seen on the others."""
+    lead = icluster.leader()
+    f1, f2 = [n for n in icluster.nodes if n is not lead]
+    joe, fred = "ujoe@imapcluster.test", "ufred@imapcluster.test"
+    lead.add_user(joe, "pw")
+    lead.add_user(fred, "pw")
+    r = Raw(f1, joe)
+    msgs = [b"Subject: m%d\r\n\r\nmulti %d\r\n" % (i, i) for i in range(3)]
+    r.s.sendall(b"a APPEND INBOX " + b" ".join(b"{%d+}\r\n%s" % (len(m), m) for m in msgs) +
+                b"\r\n")
+    out = []
+    while not out or not out[-1].startswith("a "):
+        out.append(r.line())
+    assert out[-1].startswith("a OK [APPENDUID "), out
+    rump = ("imap://ujoe%40imapcluster.test@x/INBOX/;UID=2/;SECTION=TEXT;"
+            "URLAUTH=user+ufred@imapcluster.test")
+    out = r.cmd("g", 'GENURLAUTH "%s" INTERNAL' % rump)
+    assert out[-1].startswith("g OK"), out
+    full = re.match(r'\* GENURLAUTH "([^"]+)"', out[0]).group(1)
+    for node in (lead, f2, f1):
+        f = Raw(node, fred)
+        deadline = time.time() + T
+        while True:
+            out = f.cmd("u", 'URLFETCH "%s"' % full)
+            if "multi 1" in "\n".join(out):
+                break
+            assert time.time() < deadline, out
+            time.sleep(0.1)
+        f.s.close()
+    r2 = Raw(f2, joe)
+    assert r2.cmd("k", "RESETKEY INBOX")[-1].startswith("k OK")
+    for node in (lead, f1, f2):
+        f = Raw(node, fred)
+        deadline = time.time() + T
+        while True:
+            out = f.cmd("u", 'URLFETCH "%s"' % full)
+            if out[0].endswith(" NIL"):
+                break
+            assert time.time() < deadline, out
+            time.sleep(0.1)
+        f.s.close()
+    r.s.close()
+    r2.s.close()

@@ -102,6 +102,20 @@ assemble(const struct imap_fetch_out *o, const struct imap_fetch_msg *m, size_t 
 			if (s->text < tb || s->text + s->len > tb + nbuf_avail(&o->text))
 				abort();
 			nbuf_append(&b, s->text, s->len);
+		} else if (s->cte != MIME_CTE_IDENTITY) {
+			/* BINARY: decoded as the session sends it */
+			struct imap_fetch_decoder d;
+			unsigned char tmp[4096];
+			size_t n, total = 0;
+			if (m->bytes == NULL || s->off > m->len || s->len > m->len - s->off)
+				abort();
+			imap_fetch_decoder_init(&d, s, m->bytes);
+			while ((n = imap_fetch_decoder_next(&d, tmp, sizeof(tmp))) > 0) {
+				nbuf_append(&b, tmp, n);
+				total += n;
+			}
+			if (d.left != 0 || total != s->dlen || total == 0)
+				abort();
 		} else {
 			if (m->bytes == NULL || s->off > m->len || s->len > m->len - s->off ||
 			    s->len == 0)

@@ -114,6 +114,28 @@ def test_emailid_threadid(inode):
     other.close()
 
 
+def test_search_objectid(inode):
+    addr = new_user(inode, 3)
+    r = session(inode, addr)
+    assert "OBJECTID" in caps(r)
+    r.ok("SELECT INBOX")
+    f = fetches(r.ok("FETCH 1:3 (EMAILID)"))
+    ids = {k: re.search(r"EMAILID \(([^)]*)\)", v).group(1) for k, v in f.items()}
+    assert r.ok("SEARCH EMAILID %s" % ids[2]) == ["* SEARCH 2"]
+    assert r.ok("UID SEARCH NOT EMAILID %s" % ids[2])[0].count(" ") == 3
+    assert r.ok("SEARCH OR EMAILID %s EMAILID %s" % (ids[1], ids[3])) == ["* SEARCH 1 3"]
+    assert r.ok("SEARCH EMAILID Enothere") == ["* SEARCH"]
+    # no message has a THREADID (FETCH THREADID is NIL)
+    assert r.ok("SEARCH THREADID T1") == ["* SEARCH"]
+    st, _, t = r.status("SEARCH EMAILID a.b")
+    assert st == "BAD", t
+    # a copy keeps its EMAILID: found in the other mailbox too
+    r.ok("COPY 2 Archive")
+    r.ok("EXAMINE Archive")
+    assert r.ok("SEARCH EMAILID %s" % ids[2]) == ["* SEARCH 1"]
+    r.close()
+
+
 # --- UNAUTHENTICATE ------------------------------------------------------------
 
 def test_unauthenticate(inode):

@@ -633,7 +633,7 @@ test_bad(void **state)
 	        {"RFC822.HEADER[x]", "Section on a fetch item that takes none"},
 	        {"FLAGS[]", "Section on a fetch item that takes none"},
 	        {"BODY.PEEK", "BODY.PEEK needs a section"},
-	        {"BINARY[1]", "BINARY fetch items are not supported"},
+	        {"BINARY[1.MIME]", "Invalid binary section"},
 	        {"BODY[0]", "Invalid section part number"},
 	        {"BODY[01]", "Invalid section part number"},
 	        {"BODY[1.]", "Invalid section"},

@@ -778,23 +778,70 @@ test_pipelining(void **state)
 	imap_parser_deinit(&p);
 }
 
+/* info->list: what the open list holds before a literal (CATENATE's
+ * parts), at every chunking of the input. */
+static int
+list_sink(void *ctx, enum imap_literal_event ev, const struct imap_literal_info *info,
+          const unsigned char *data, size_t len, const char **error_r)
+{
+	struct nbuf *log = ctx;
+	if (ev != IMAP_LITERAL_BEGIN)
+		return 0;
+	nbuf_printf(log, "[%u:", info->depth);
+	if (info->depth == 0 && info->list != NULL)
+		nbuf_puts(log, "list at depth 0!");
+	for (const struct imap_arg *a = info->list; a != NULL; a = a->next)
+		nbuf_printf(log, " %s",
+		            a->type == IMAP_ARG_LIST      ? "()"
+		            : a->type == IMAP_ARG_LITERAL ? "{}"
+		                                          : a->str);
+	nbuf_puts(log, "]");
+	return IMAP_LITERAL_INLINE;
+}
+
+static void
+test_literal_list(void **state)
+{
+	static const char in[] =
+	        "A1 APPEND box {1+}\r\nx CATENATE (TEXT {2+}\r\nab URL \"/a/;UID=1\" "
+	        "TEXT {1+}\r\nc URL {3+}\r\nurl (X {1+}\r\nd))\r\n";
+	for (size_t chunk = 1; chunk <= sizeof(in); chunk++) {
+		struct imap_parser p;
+		struct nbuf log, buf;
+		struct imap_cmd *cmd;
+		nbuf_init(&log, 4096);
+		nbuf_init(&buf, 4096);
+		imap_parser_init(&p, NULL);
+		imap_parser_set_sink(&p, list_sink, &log);
+		int rc = IMAP_PARSE_MORE;
+		for (size_t o = 0; o < sizeof(in) - 1 && rc != IMAP_PARSE_DONE; o += chunk) {
+			size_t n = MIN(chunk, sizeof(in) - 1 - o);
+			assert_int_equal(nbuf_append(&buf, in + o, n), 0);
+			rc = imap_parser_next(&p, &buf, &cmd);
+			assert_true(rc == IMAP_PARSE_MORE || rc == IMAP_PARSE_DONE);
+		}
+		assert_int_equal(rc, IMAP_PARSE_DONE);
+		nbuf_append(&log, "", 1);
+		assert_string_equal((const char *)nbuf_head(&log),
+		                    "[0:][1: TEXT][1: TEXT {} URL /a/;UID=1 TEXT][1: TEXT {} URL "
+		                    "/a/;UID=1 TEXT {} URL][2: X]");
+		imap_parser_deinit(&p);
+		nbuf_deinit(&log);
+		nbuf_deinit(&buf);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_simple),
-	        cmocka_unit_test(test_fetch_sections),
-	        cmocka_unit_test(test_strings),
-	        cmocka_unit_test(test_tags),
-	        cmocka_unit_test(test_lists),
-	        cmocka_unit_test(test_search_deep),
-	        cmocka_unit_test(test_line_limit),
-	        cmocka_unit_test(test_literals),
-	        cmocka_unit_test(test_literal_too_big),
-	        cmocka_unit_test(test_streaming),
-	        cmocka_unit_test(test_arena_limit),
-	        cmocka_unit_test(test_read_line),
-	        cmocka_unit_test(test_reset_and_limits),
+	        cmocka_unit_test(test_literal_list),   cmocka_unit_test(test_simple),
+	        cmocka_unit_test(test_fetch_sections), cmocka_unit_test(test_strings),
+	        cmocka_unit_test(test_tags),           cmocka_unit_test(test_lists),
+	        cmocka_unit_test(test_search_deep),    cmocka_unit_test(test_line_limit),
+	        cmocka_unit_test(test_literals),       cmocka_unit_test(test_literal_too_big),
+	        cmocka_unit_test(test_streaming),      cmocka_unit_test(test_arena_limit),
+	        cmocka_unit_test(test_read_line),      cmocka_unit_test(test_reset_and_limits),
 	        cmocka_unit_test(test_pipelining),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,7 @@
 #include "node/lib/nbuf.h"
 #include "node/lib/util.h"
 #include "node/mime/mime.h"
+#include "protocols/imap/fetch.h"
 #include "protocols/imap/parser.h"
 #include "protocols/imap/search.h"
 
@@ -775,17 +776,96 @@ test_bench_text(void **state)
 	fx_deinit(&f);
 }
 
+/* OBJECTID (RFC 8474 §6): EMAILID is the FETCH EMAILID; THREADID none.
+ * The session's flags: UTF8=ACCEPT refuses CHARSET, IMAP4rev2 the
+ * \Recent keys. */
+static void
+test_objectid_and_flags(void **state)
+{
+	struct fx f;
+	fx_str(&f, "Subject: x\r\n\r\nbody\r\n");
+	for (int i = 0; i < CMD_HASH_LEN; i++)
+		f.rec.hash[i] = (uint8_t)(i * 7 + 1);
+	char id[IMAP_EMAILID_LEN + 1], keys[128];
+	imap_fetch_emailid(f.rec.hash, id);
+	snprintf(keys, sizeof(keys), "EMAILID %s", id);
+	expect(&f, keys, 1);
+	snprintf(keys, sizeof(keys), "NOT EMAILID \"%s\"", id);
+	expect(&f, keys, 0);
+	expect(&f, "EMAILID E0123", 0);
+	id[1] ^= 1;
+	snprintf(keys, sizeof(keys), "EMAILID %s", id);
+	expect(&f, keys, 0);
+	expect(&f, "THREADID T1", 0);
+	expect(&f, "NOT THREADID T1", 1);
+	expect(&f, "OR THREADID T1 ALL", 1);
+	struct imap_search *s;
+	const char *error, *code;
+	static const char *const bad[] = {"EMAILID", "EMAILID \"\"", "EMAILID a.b",
+	                                  "THREADID \"a b\"", "EMAILID E+"};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		if (prog_try(&f.a, bad[i], &s, &error, &code) == 0)
+			fail_msg("%s: accepted", bad[i]);
+	char big[300] = "EMAILID ";
+	memset(big + 8, 'a', 256);
+	big[264] = '\0';
+	assert_int_equal(prog_try(&f.a, big, &s, &error, &code), -1); /* 256 chars */
+	big[263] = '\0';
+	assert_int_equal(prog_try(&f.a, big, &s, &error, &code), 0); /* 255 */
+
+	/* flags through imap_search_parse_flags */
+	struct imap_parser p;
+	struct nbuf in;
+	struct imap_cmd *cmd;
+	static const struct {
+		const char *keys;
+		unsigned flags;
+		int rc;
+	} cases[] = {
+	        {"CHARSET UTF-8 ALL", 0, 0},
+	        {"CHARSET UTF-8 ALL", IMAP_SEARCH_UTF8, -1},
+	        {"SUBJECT CHARSET", IMAP_SEARCH_UTF8, 0},
+	        {"RECENT", 0, 0},
+	        {"RECENT", IMAP_SEARCH_REV2, -1},
+	        {"NOT NEW", IMAP_SEARCH_REV2, -1},
+	        {"OR OLD ALL", IMAP_SEARCH_REV2, -1},
+	        {"KEYWORD \\Recent", IMAP_SEARCH_REV2, 0},
+	        {"CHARSET UTF-8 UNSEEN", IMAP_SEARCH_REV2, 0},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		imap_parser_init(&p, NULL);
+		nbuf_init(&in, 4096);
+		nbuf_printf(&in, "A1 SEARCH %s\r\n", cases[i].keys);
+		assert_int_equal(imap_parser_next(&p, &in, &cmd), IMAP_PARSE_DONE);
+		int rc = imap_search_parse_flags(&f.a, cmd->args, cmd->argc, cases[i].flags, &s,
+		                                 &error, &code);
+		if (rc != cases[i].rc)
+			fail_msg("%s (flags %u): %d", cases[i].keys, cases[i].flags, rc);
+		nbuf_deinit(&in);
+		imap_parser_deinit(&p);
+	}
+	fx_deinit(&f);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_flag_keys),   cmocka_unit_test(test_sets),
-	        cmocka_unit_test(test_sizes),       cmocka_unit_test(test_dates),
-	        cmocka_unit_test(test_headers),     cmocka_unit_test(test_body_text),
-	        cmocka_unit_test(test_charsets),    cmocka_unit_test(test_cross_chunk),
-	        cmocka_unit_test(test_cheap_first), cmocka_unit_test(test_bad),
-	        cmocka_unit_test(test_depth),       cmocka_unit_test(test_limits),
-	        cmocka_unit_test(test_corpus),      cmocka_unit_test(test_bench_text),
+	        cmocka_unit_test(test_objectid_and_flags),
+	        cmocka_unit_test(test_flag_keys),
+	        cmocka_unit_test(test_sets),
+	        cmocka_unit_test(test_sizes),
+	        cmocka_unit_test(test_dates),
+	        cmocka_unit_test(test_headers),
+	        cmocka_unit_test(test_body_text),
+	        cmocka_unit_test(test_charsets),
+	        cmocka_unit_test(test_cross_chunk),
+	        cmocka_unit_test(test_cheap_first),
+	        cmocka_unit_test(test_bad),
+	        cmocka_unit_test(test_depth),
+	        cmocka_unit_test(test_limits),
+	        cmocka_unit_test(test_corpus),
+	        cmocka_unit_test(test_bench_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -185,6 +185,9 @@ test_codec_roundtrip(void **state)
 			c.name = S("quota.storage");
 		else
 			c.name = S("Sent.2024");
+		/* a URLAUTH key is exactly CMD_URLAUTH_KEY_LEN bytes */
+		static const char key[CMD_URLAUTH_KEY_LEN] = "0123456789abcdef0123456789abcdef";
+		c.blob = t == CMD_URLAUTH_KEY ? (struct cmd_str){key, sizeof(key)} : S("blob");
 		struct cmd_batch b;
 		cmd_batch_init(&b, 3, 0);
 		assert_int_equal(cmd_batch_add(&b, &c), 0);
