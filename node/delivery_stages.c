@@ -1,9 +1,9 @@
 /*
  * delivery_stages: the message stages before the store.
  *
- *   body    msgin_finish: fsync, rename to blobs/staged/<hash>, MIME parse
- *           (in the thread pool), then the body pushed to a quorum of
- *           voters. Once per message, whatever the number of recipients.
+ *   body    msgin_finish: MIME parse (in the thread pool) and durable as
+ *           blobs/staged/<hash>, pushed to a quorum of voters meanwhile.
+ *           Once per message, whatever the number of recipients.
  *   scan    PASS-THROUGH for now. This is where the libclamav verdict
  *           (from the scanning worker process) and the rspamd score are
  *           taken, once per message, and recorded on the delivery for the

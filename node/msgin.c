@@ -4,7 +4,8 @@
  * The temporary file is written through a 64 KiB buffer on the loop
  * (page-cache writes); the MIME parse (the file is mapped, not read into
  * memory) runs in the thread pool, then the stager makes the body durable
- * under its hash together with the others arriving meanwhile. If the
+ * under its hash together with the others arriving meanwhile; the push to
+ * the other voters runs beside both. If the
  * session goes away meanwhile, the pool job or the stager finishes and
  * its callback frees what is left.
  */
@@ -52,6 +53,8 @@ struct msgin {
 	int in_pool;   /* in the pool job or the stager */
 	int freed;     /* the owner let go meanwhile */
 	int staged;
+	int result;    /* first failure of the local stage or the push */
+	int reported;
 	struct repl_body_req *push;
 	msgin_cb cb;
 	void *arg;
@@ -186,12 +189,37 @@ msgin_work(uv_work_t *w)
 	munmap(map, m->size);
 }
 
+/* Both halves done, this node's copy durable and the push to the others:
+ * report the first failure, or success. The callback may free m. */
+static void
+msgin_maybe_report(struct msgin *m)
+{
+	if (m->in_pool || m->push || m->reported)
+		return;
+	m->reported = 1;
+	m->cb(m->arg, m->result, m);
+}
+
+static void
+msgin_fail(struct msgin *m, int rc)
+{
+	if (m->result == 0)
+		m->result = rc;
+	if (m->push) {
+		repl_body_cancel(m->push);
+		m->push = NULL;
+	}
+	msgin_maybe_report(m);
+}
+
 static void
 msgin_pushed(void *arg, int status)
 {
 	struct msgin *m = arg;
 	m->push = NULL;
-	m->cb(m->arg, status == 0 ? 0 : status, m);
+	if (status != 0 && m->result == 0)
+		m->result = status;
+	msgin_maybe_report(m);
 }
 
 static void
@@ -209,32 +237,31 @@ msgin_staged(struct stage_req *q, int rc)
 		return;
 	}
 	if (rc != 0) {
-		m->cb(m->arg, -EIO, m);
+		log_error("msgin", "event=stage-failed error=\"%s\"", strerror(-rc));
+		msgin_fail(m, -EIO);
 		return;
 	}
-	struct repl *r = node_repl();
-	struct node *n = node_get();
-	if (r == NULL || (n && n->stopping)) {
-		m->cb(m->arg, REPL_EUNAVAILABLE, m);
-		return;
-	}
-	m->push = repl_body_push(r, m->hash, m->size, msgin_pushed, m);
+	msgin_maybe_report(m);
 }
 
 static void
 msgin_work_done(uv_work_t *w, int status)
 {
 	struct msgin *m = w->data;
-	if (m->freed || m->work_rc != 0 || status != 0) {
+	if (m->freed) {
+		msgin_release(m);
+		return;
+	}
+	if (m->work_rc != 0 || status != 0 || m->result != 0) {
 		m->in_pool = 0;
-		if (m->freed) {
-			msgin_release(m);
-		} else if (m->work_rc == -EFBIG) {
-			m->cb(m->arg, -EFBIG, m);
-		} else {
-			log_error("msgin", "event=stage-failed error=\"%s\"",
+		if (m->work_rc == -EFBIG) {
+			msgin_fail(m, -EFBIG);
+		} else if (m->work_rc != 0 || status != 0) {
+			log_error("msgin", "event=parse-failed error=\"%s\"",
 				  strerror(m->work_rc ? -m->work_rc : EIO));
-			m->cb(m->arg, -EIO, m);
+			msgin_fail(m, -EIO);
+		} else {
+			msgin_fail(m, m->result);
 		}
 		return;
 	}
@@ -248,6 +275,22 @@ msgin_work_done(uv_work_t *w, int status)
 static void
 msgin_fail_later(uv_work_t *w)
 {
+}
+
+/* The push to the other voters runs beside the parse and the local stage
+ * (it reads the temporary file through its own descriptor, opened here,
+ * before the stager renames it): the quorum's writes and flushes overlap
+ * this node's instead of following them. */
+static void
+msgin_push_start(struct msgin *m)
+{
+	struct repl *r = node_repl();
+	struct node *n = node_get();
+	if (r == NULL || (n && n->stopping)) {
+		m->result = REPL_EUNAVAILABLE;
+		return;
+	}
+	m->push = repl_body_push(r, m->hash, m->size, m->tmp_path, msgin_pushed, m);
 }
 
 void
@@ -267,6 +310,7 @@ msgin_finish(struct msgin *m, msgin_cb cb, void *arg)
 		uv_queue_work(n->loop, &m->work, msgin_fail_later, msgin_work_done);
 		return;
 	}
+	msgin_push_start(m);
 	uv_queue_work(n->loop, &m->work, msgin_work, msgin_work_done);
 }
 

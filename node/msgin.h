@@ -6,10 +6,12 @@
  *   msgin_new      a temporary file under blobs/tmp
  *   msgin_write    bytes appended and hashed (SHA-256) as they arrive,
  *                  bounded by the size limit: memory stays small
- *   msgin_finish   in the thread pool: fsync, rename to blobs/staged/<hash>,
- *                  parse the MIME structure (ENVELOPE, BODYSTRUCTURE...);
- *                  on the loop: push the body to a quorum of voters;
- *                  then the callback, after which msgin_append_cmd builds
+ *   msgin_finish   at once: the push of the body to the other voters;
+ *                  beside it, in the thread pool, the MIME parse
+ *                  (ENVELOPE, BODYSTRUCTURE...), then the stager makes the
+ *                  file durable as blobs/staged/<hash>; when both this
+ *                  copy and a quorum's are durable, the callback, after
+ *                  which msgin_append_cmd builds
  *                  the APPEND commands (one body, any number of mailboxes)
  *
  * Owner: the session; msgin_free cancels whatever is still running and

@@ -104,14 +104,18 @@ int repl_ready_leader(struct repl *r);
 
 /* --- bodies beside the log ------------------------------------------- */
 
-/* Make a staged body (blobs/staged/<hash>) durable on a quorum: push it to
- * the other voters and call cb(arg, 0) once a majority (this node
- * included) holds it, or cb(arg, REPL_EUNAVAILABLE) if that cannot happen
- * within the deadline. A single node completes at once (from the loop). */
+/* Push a body to the other voters and call cb(arg, 0) once enough of them
+ * hold it durably that, with this node's own copy, a majority does; or
+ * cb(arg, REPL_EUNAVAILABLE) if that cannot happen within the deadline. A
+ * single node completes at once (from the loop). The body is read from
+ * path (the file is opened in this call, so it may be renamed after), or
+ * from blobs/staged/<hash> if path is NULL. Making this node's copy durable
+ * is the caller's part, and may run at the same time. */
 typedef void (*repl_body_cb)(void *arg, int status);
 struct repl_body_req;
 struct repl_body_req *repl_body_push(struct repl *r, const uint8_t hash[CMD_HASH_LEN],
-				     uint64_t size, repl_body_cb cb, void *arg);
+				     uint64_t size, const char *path, repl_body_cb cb,
+				     void *arg);
 void repl_body_cancel(struct repl_body_req *req);
 
 /* --- the node's view, for health, status and the CLI ----------------- */

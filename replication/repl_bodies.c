@@ -227,8 +227,8 @@ push_step(struct repl_body_req *q)
 }
 
 struct repl_body_req *
-repl_body_push(struct repl *r, const uint8_t hash[CMD_HASH_LEN], uint64_t size, repl_body_cb cb,
-               void *arg)
+repl_body_push(struct repl *r, const uint8_t hash[CMD_HASH_LEN], uint64_t size,
+               const char *path, repl_body_cb cb, void *arg)
 {
 	repl__bodies_metrics();
 	struct repl_body_req *q = xcalloc(1, sizeof(*q));
@@ -258,9 +258,9 @@ repl_body_push(struct repl *r, const uint8_t hash[CMD_HASH_LEN], uint64_t size, 
 		repl__wake(r);
 		return q;
 	}
-	char *path = repl__staged_path(r, hash);
-	q->fd = open(path, O_RDONLY | O_CLOEXEC);
-	free(path);
+	char *staged = path ? NULL : repl__staged_path(r, hash);
+	q->fd = open(path ? path : staged, O_RDONLY | O_CLOEXEC);
+	free(staged);
 	if (q->fd < 0) {
 		q->need = -1; /* reported as a failure at the next flush */
 		repl__wake(r);
