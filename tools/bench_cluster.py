@@ -2,16 +2,20 @@
 """LMTP delivery rate into a single node and into a three-node cluster on
 loopback, with the same load generator (tools/lmtp_bench.c).
 
-    tools/bench_cluster.py [--build DIR] [--dir DATA] [-n MESSAGES] [-c CONNECTIONS] [-s SIZE]
+    tools/bench_cluster.py [--build DIR] [--dir DATA] [--rounds R] [-n MESSAGES]
+                           [-c CONNECTIONS] [-s SIZE]
 
 Starts the nodes from DIR/mailnode (a release build: `make build`), creates
 50 users, runs DIR/lmtp_bench against the leader, prints both rates and
-their ratio. Data goes to a temporary directory under DATA (default
+their ratio. With --rounds R the two alternate R times (each round on
+fresh data) and the medians are compared: on a shared machine the rate
+moves with whatever else runs. Data goes to a temporary directory under DATA (default
 /var/tmp); give a BTRFS mount to measure on the file system mailnode is
 deployed on (tools/btrfs_scratch.sh makes one from a loop image).
 """
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,32 +47,21 @@ def run_bench(build, port, args):
     return 0.0
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
-    ap.add_argument("-n", type=int, default=20000)
-    ap.add_argument("-c", type=int, default=16)
-    ap.add_argument("-s", type=int, default=8192)
-    ap.add_argument("--dir", default="/var/tmp")
-    args = ap.parse_args()
-    os.environ["MAILNODE_BIN"] = os.path.abspath(os.path.join(args.build, "mailnode"))
-    os.environ.setdefault("MAILNODE_LOG_LEVEL", "warn")
-    tempfile.tempdir = args.dir
-    import harness
-
-    print("single node:")
+def bench_single(args, harness):
     node = harness.Node(listeners=["lmtp", "http", "cluster"])
     try:
         node.init()
         node.start()
         node.wait_leader()
         setup(node, node)
-        single = run_bench(args.build, node.ports["lmtp"], args)
+        rate = run_bench(args.build, node.ports["lmtp"], args)
         node.stop()
     finally:
         node.cleanup()
+    return rate
 
-    print("three-node cluster:")
+
+def bench_cluster(args, harness):
     cluster = harness.Cluster(3)
     for n in cluster.nodes:
         n.listeners = ["lmtp", "http", "cluster"]
@@ -77,13 +70,37 @@ def main():
         cluster.start()
         lead = cluster.leader()
         setup(cluster, lead)
-        three = run_bench(args.build, lead.ports["lmtp"], args)
+        rate = run_bench(args.build, lead.ports["lmtp"], args)
         cluster.stop()
     finally:
         cluster.cleanup()
-    print("single %.0f msgs/s, three nodes %.0f msgs/s, ratio %.0f%%" %
-          (single, three, 100.0 * three / single if single else 0))
+    return rate
 
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
+    ap.add_argument("-n", type=int, default=20000)
+    ap.add_argument("-c", type=int, default=16)
+    ap.add_argument("-s", type=int, default=8192)
+    ap.add_argument("--dir", default="/var/tmp")
+    ap.add_argument("--rounds", type=int, default=1)
+    args = ap.parse_args()
+    os.environ["MAILNODE_BIN"] = os.path.abspath(os.path.join(args.build, "mailnode"))
+    os.environ.setdefault("MAILNODE_LOG_LEVEL", "warn")
+    tempfile.tempdir = args.dir
+    import harness
+
+    singles, threes = [], []
+    for rnd in range(args.rounds):
+        print("round %d, single node:" % (rnd + 1))
+        singles.append(bench_single(args, harness))
+        print("round %d, three-node cluster:" % (rnd + 1))
+        threes.append(bench_cluster(args, harness))
+    single, three = statistics.median(singles), statistics.median(threes)
+    print("single %.0f msgs/s, three nodes %.0f msgs/s, ratio %.0f%%%s" %
+          (single, three, 100.0 * three / single if single else 0,
+           " (medians of %d rounds)" % args.rounds if args.rounds > 1 else ""))
 
 if __name__ == "__main__":
     main()
