@@ -11,7 +11,7 @@ mailnode is starting (Ctrl-C stops it; the next `make run` reuses ./var).
 
   IMAP  127.0.0.1:1143 (STARTTLS)   IMAPS 127.0.0.1:1993
   POP3  127.0.0.1:1110 (STLS)       POP3S 127.0.0.1:1995
-  LMTP  127.0.0.1:2424              ManageSieve 127.0.0.1:4190
+  LMTP  127.0.0.1:2424
   HTTP  http://127.0.0.1:8080/health  /metrics
 
   Demo account: demo@example.test, password "demo" (created on first start).
