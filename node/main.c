@@ -20,7 +20,7 @@ main_usage(FILE *f)
 		"usage: mailnode [--config FILE] [--log-level LEVEL] [--json] COMMAND [ARGS]\n"
 		"\n"
 		"mailnode is a cluster-aware, high-availability mail storage node: IMAP, POP3,\n"
-		"LMTP and ManageSieve over a raft-replicated store.\n"
+		"LMTP over a raft-replicated store.\n"
 		"\n"
 		"global options:\n"
 		"  -c, --config FILE     node bootstrap file (default: the embedded default,\n"
