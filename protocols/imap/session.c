@@ -495,11 +495,25 @@ imap_on_close(struct conn *c)
 	free(s);
 }
 
+/* RFC 3501 §7.1.5: a server that closes says BYE, so that the client
+ * reconnects (through the load balancer, to another node) instead of
+ * reporting an error. Not in the middle of a literal being streamed: the
+ * client would read the BYE as message data. */
+static void
+imap_on_shutdown(struct conn *c)
+{
+	struct imap_session *s = c->data;
+	if (s->wait == IMAP_W_STREAM)
+		return;
+	imap__untagged(s, "BYE Server shutting down, please reconnect");
+}
+
 static const struct conn_handler imap_handler = {
         .on_read = imap_on_read,
         .on_drain = imap_on_drain,
         .on_timeout = imap_on_timeout,
         .on_close = imap_on_close,
+        .on_shutdown = imap_on_shutdown,
 };
 
 static void

@@ -169,6 +169,36 @@ def test_sigterm_stops_cleanly(tmp_path):
     assert "event=stopped exit_code=0" in n.log()
 
 
+def test_sigterm_says_goodbye_to_clients(tmp_path):
+    """Stopping a node tells IMAP clients BYE and LMTP clients 421 (RFC 3501
+    §7.1.5, RFC 5321 §3.8), so that they reconnect rather than fail."""
+    n = harness.Node(base=str(tmp_path))
+    n.init()
+    n.start()
+    socks = {}
+    for kind in ("imap", "lmtp"):
+        s = socket.create_connection(("127.0.0.1", n.ports[kind]))
+        s.settimeout(10)
+        s.recv(4096)  # greeting
+        socks[kind] = s
+    n.stop()
+    got = {}
+    for kind, s in socks.items():
+        data = b""
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+        s.close()
+        got[kind] = data
+    assert got["imap"].startswith(b"* BYE "), got["imap"]
+    assert got["lmtp"].startswith(b"421 4.3.2 "), got["lmtp"]
+
+
 @pytest.mark.parametrize("listener,expect", [
     ("imap", b"BAD"), ("pop3", b"-ERR"), ("lmtp", b"500"), ("http", b"HTTP/1.1 4"),
 ])
