@@ -26,7 +26,7 @@ static const char *const idx_names[IDX_DB_COUNT] = {
 	"meta",     "domains", "users",    "user_ids", "aliases", "config",
 	"mailboxes", "mbox_ids", "keywords", "messages", "modseq", "expunged",
 	"bodies",   "subs",    "usage",    "reqids",   "req_age", "sieve",
-	"body_refs", "urlauth", "missing",  "fileops",
+	"body_refs", "urlauth", "threads", "missing",  "fileops",
 };
 
 struct idx {
@@ -112,9 +112,10 @@ idx_open_copy(const char *file, struct idx **ix_r, const char **error_r)
 		goto err_after_env;
 	for (int i = 0; i < IDX_DB_COUNT; i++) {
 		rc = mdb_dbi_open(txn, idx_names[i], 0, &ix->dbi[i]);
-		/* node-local ones, and "urlauth", which copies made before it
-		 * existed lack: read as empty */
-		if (rc == MDB_NOTFOUND && (i >= IDX_DB_REPLICATED || i == IDX_DB_URLAUTH)) {
+		/* node-local ones, and "urlauth" and "threads", which copies
+		 * made before they existed lack: read as empty */
+		if (rc == MDB_NOTFOUND && (i >= IDX_DB_REPLICATED || i == IDX_DB_URLAUTH ||
+					   i == IDX_DB_THREADS)) {
 			ix->dbi[i] = 0;
 			ix->absent |= 1u << i;
 			rc = 0;

@@ -35,6 +35,7 @@ enum idx_db {
 	IDX_DB_SIEVE,     /* user id | name -> script */
 	IDX_DB_BODY_REFS, /* sha256 | mailbox id | uid -> "" */
 	IDX_DB_URLAUTH,   /* user id | mailbox id -> URLAUTH access key (secret) */
+	IDX_DB_THREADS,   /* user id | message-id digest -> thread id (RFC 8474 §5.2) */
 	IDX_DB_REPLICATED, /* the databases above are the replicated state */
 	IDX_DB_MISSING = IDX_DB_REPLICATED, /* node-local: bodies this node lacks */
 	IDX_DB_FILEOPS,   /* node-local: file operations not yet known durable */

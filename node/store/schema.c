@@ -9,7 +9,8 @@
 
 #define USER_V    1
 #define MAILBOX_V 1
-#define MSG_V     1
+#define MSG_V     2
+#define MSG_V1    1
 #define BODY_V    1
 
 int
@@ -93,13 +94,14 @@ schema_msg_encode(const struct store_msg *m, uint8_t out[SCHEMA_MSG_LEN])
 	wire_be64(out + 29, (uint64_t)m->savedate);
 	wire_be64(out + 37, m->size);
 	memcpy(out + 45, m->hash, CMD_HASH_LEN);
+	wire_be64(out + 77, m->thread_id);
 }
 
 int
 schema_msg_decode(const void *p, size_t n, struct store_msg *m)
 {
 	const uint8_t *b = p;
-	if (n != SCHEMA_MSG_LEN || b[0] != MSG_V)
+	if (!(n == SCHEMA_MSG_LEN && b[0] == MSG_V) && !(n == SCHEMA_MSG_V1_LEN && b[0] == MSG_V1))
 		return -1;
 	m->flags = wire_rd32(b + 1);
 	m->keywords = wire_rd64(b + 5);
@@ -108,6 +110,7 @@ schema_msg_decode(const void *p, size_t n, struct store_msg *m)
 	m->savedate = (int64_t)wire_rd64(b + 29);
 	m->size = wire_rd64(b + 37);
 	memcpy(m->hash, b + 45, CMD_HASH_LEN);
+	m->thread_id = b[0] == MSG_V ? wire_rd64(b + 77) : 0;
 	return 0;
 }
 

@@ -12,6 +12,10 @@
  *   usage, user_ids    user_id(4)         mbox_ids, keywords  mailbox_id(4)
  *   bodies     sha256(32)                 reqids    request id(16)
  *   req_age    index(8) | request id(16)
+ *   threads    user_id(4) | first 16 bytes of SHA-256(message-id)
+ *
+ * A message record of version 1 (before thread ids) still decodes, with
+ * thread_id 0 (none); records are written as version 2.
  */
 #ifndef MAILNODE_SCHEMA_H
 #define MAILNODE_SCHEMA_H
@@ -59,6 +63,8 @@ struct store_msg {
 	int64_t savedate;
 	uint64_t size;
 	uint8_t hash[CMD_HASH_LEN];
+	uint64_t thread_id; /* RFC 8474 §5.2 THREADID, decided by apply
+			     * (store_thread.c); 0: none */
 };
 
 struct store_body {
@@ -79,7 +85,8 @@ int schema_user_decode(const void *p, size_t n, struct store_user *u);
 int schema_mailbox_encode(const struct store_mailbox *m, struct nbuf *out);
 /* The name comes from the key; decode fills the numbers only. */
 int schema_mailbox_decode(const void *p, size_t n, struct store_mailbox *m);
-#define SCHEMA_MSG_LEN 77
+#define SCHEMA_MSG_LEN    85
+#define SCHEMA_MSG_V1_LEN 77 /* decoded, never written */
 void schema_msg_encode(const struct store_msg *m, uint8_t out[SCHEMA_MSG_LEN]);
 int schema_msg_decode(const void *p, size_t n, struct store_msg *m);
 int schema_body_encode(const struct store_body *b, struct nbuf *out);

@@ -219,7 +219,8 @@ apply_user_del(struct store_ctx *x, const struct cmd *c, struct cmd_result *r)
 	schema_key_u32(k, u.id);
 	if ((rc = delete_prefixed(x, IDX_DB_SUBS, u.id)) != 0 ||
 	    (rc = delete_prefixed(x, IDX_DB_SIEVE, u.id)) != 0 ||
-	    (rc = delete_prefixed(x, IDX_DB_URLAUTH, u.id)) != 0)
+	    (rc = delete_prefixed(x, IDX_DB_URLAUTH, u.id)) != 0 ||
+	    (rc = delete_prefixed(x, IDX_DB_THREADS, u.id)) != 0)
 		return rc;
 	if (idx_del(x->t, IDX_DB_USAGE, k, 4) < 0 || idx_del(x->t, IDX_DB_USER_IDS, k, 4) < 0 ||
 	    idx_del(x->t, IDX_DB_USERS, c->address.p, c->address.len) < 0)

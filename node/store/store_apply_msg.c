@@ -4,6 +4,9 @@
  * EXPUNGE of RFC 4315), COPY (§6.4.7) and MOVE (RFC 6851), and the message
  * move of RENAME INBOX.
  *
+ * APPEND gives the message its thread id (store_thread.c); COPY and MOVE
+ * keep it with the rest of the record.
+ *
  * Every command that changes messages takes one new MODSEQ for the
  * mailbox (HIGHESTMODSEQ + 1) and gives it to every message it changes.
  * UIDs come from the mailbox's UIDNEXT. Counters (messages, unseen,
@@ -300,8 +303,22 @@ apply_append(struct store_ctx *x, const struct cmd *c, struct cmd_result *r)
 	m.savedate = (int64_t)(x->hdr->time_ms / 1000);
 	m.size = c->size;
 	memcpy(m.hash, c->hash, CMD_HASH_LEN);
+	/* the tree of a body already stored is the one its first append
+	 * carried (the command's may then be empty) */
+	struct cmd_str meta = c->meta;
+	rc = idx_get(x->t, IDX_DB_BODIES, c->hash, CMD_HASH_LEN, &v);
+	if (rc < 0 || (rc == 1 && schema_body_decode(v.p, v.len, &b) != 0)) {
+		free(dir);
+		return -EIO;
+	}
+	if (rc == 1 && b.metalen > 0)
+		meta = (struct cmd_str){(const char *)b.meta, b.metalen};
+	/* a new thread is named after its first message, mailbox id and UID */
+	rc = store__thread_assign(x, c->user_id, meta.p, meta.len,
+				  ((uint64_t)mb.id << 32) | mb.uidnext, &m.thread_id);
 	uint64_t modseq = ++mb.highestmodseq;
-	rc = msg_insert(x, &mb, dir, &m, modseq, NULL, &c->meta);
+	if (rc == 0)
+		rc = msg_insert(x, &mb, dir, &m, modseq, NULL, &c->meta);
 	free(dir);
 	if (rc == 0)
 		rc = store__mailbox_save(x, &mb);

@@ -154,6 +154,13 @@ int store__mailbox_list(struct idx_txn *t, uint32_t user_id,
 /* RENAME INBOX: move its messages into a new mailbox. */
 int store__inbox_rename(struct store_ctx *x, struct store_mailbox *inbox, const char *name,
 			size_t n, struct cmd_result *r);
+/* The thread id of a message being appended (store_thread.c): the thread
+ * of the first of its identifiers (References, In-Reply-To, Message-ID,
+ * read from the cached MIME tree meta) that the user's thread table knows,
+ * else new_id; identifiers it lacked are recorded with that thread.
+ * meta may be empty. Returns 0, or -errno. */
+int store__thread_assign(struct store_ctx *x, uint32_t user_id, const void *meta, size_t metalen,
+			 uint64_t new_id, uint64_t *thread_r);
 /* Quota of a user: limits (0: none) after the cluster defaults. */
 int store__quota(struct store_ctx *x, uint32_t user_id, uint64_t *bytes_r, uint64_t *msgs_r);
 

@@ -59,6 +59,13 @@ unsigned imap_fetch_needs(const struct imap_fetch_plan *plan);
  * in out. SEARCH EMAILID (§6) compares with this. */
 #define IMAP_EMAILID_LEN 25
 void imap_fetch_emailid(const uint8_t hash[CMD_HASH_LEN], char out[IMAP_EMAILID_LEN + 1]);
+/* The THREADID of a message (RFC 8474 §5.2): "T" and the 64-bit thread id
+ * the store gave it (node/store/store_thread.c) in hex, NUL-terminated in
+ * out. Returns 0, or -1 when the message has none (a record written
+ * before thread ids: THREADID NIL). SEARCH THREADID (§6) compares with
+ * this. */
+#define IMAP_THREADID_LEN 17
+int imap_fetch_threadid(uint64_t thread_id, char out[IMAP_THREADID_LEN + 1]);
 /* The CHANGEDSINCE modifier: 1 with its MODSEQ in *modseq_r and whether
  * VANISHED came with it, 0 when there is none. */
 int imap_fetch_changedsince(const struct imap_fetch_plan *plan, uint64_t *modseq_r,

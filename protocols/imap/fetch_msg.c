@@ -12,9 +12,13 @@
  * with FLAGS carries MODSEQ, and CHANGEDSINCE implies MODSEQ (RFC 7162
  * §3.1.4.1) and skips messages not changed since. EMAILID is the first 96
  * bits of the body's SHA-256, so that copies and moves keep it (RFC 8474
- * §5.1: it names the content, which mailnode never changes).
- * XXX RFC 8474 §5.2: THREADID is NIL, which the RFC allows for a server
- * that does not assign thread identifiers.
+ * §5.1: it names the content, which mailnode never changes). THREADID is
+ * the thread id the store gave the message at APPEND (References,
+ * In-Reply-To and Message-ID against the user's earlier messages,
+ * node/store/store_thread.c), which COPY and MOVE keep.
+ * XXX RFC 8474 §5.2: a message stored before thread ids existed has none
+ * and shows THREADID NIL, as the RFC allows for messages the server has
+ * not threaded.
  *
  * The tree: the cached one, or, when none is cached, parsed here from the
  * bytes (fetch.h tells the session to pass them then) and freed before
@@ -164,8 +168,12 @@ fetch_item(const struct imap_fetch_plan *plan, const struct imap__fetch_item *it
 		imap_fetch_emailid(rec->hash, id);
 		return imap__fetch_printf(o, "EMAILID (%s)", id);
 	}
-	case FETCH_K_THREADID:
-		return imap__fetch_puts(o, "THREADID NIL");
+	case FETCH_K_THREADID: {
+		char id[IMAP_THREADID_LEN + 1];
+		if (imap_fetch_threadid(rec->thread_id, id) != 0)
+			return imap__fetch_puts(o, "THREADID NIL");
+		return imap__fetch_printf(o, "THREADID (%s)", id);
+	}
 	case FETCH_K_BINARY:
 	case FETCH_K_BINARY_SIZE:
 		return imap__fetch_binary(it, msg, tree, o);
@@ -213,6 +221,19 @@ imap_fetch_emailid(const uint8_t hash[CMD_HASH_LEN], char out[IMAP_EMAILID_LEN +
 		out[2 + 2 * i] = hex[hash[i] & 15];
 	}
 	out[IMAP_EMAILID_LEN] = '\0';
+}
+
+int
+imap_fetch_threadid(uint64_t thread_id, char out[IMAP_THREADID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	if (thread_id == 0)
+		return -1;
+	out[0] = 'T';
+	for (size_t i = 0; i < IMAP_THREADID_LEN - 1; i++)
+		out[1 + i] = hex[(thread_id >> (4 * (IMAP_THREADID_LEN - 2 - i))) & 15];
+	out[IMAP_THREADID_LEN] = '\0';
+	return 0;
 }
 
 int

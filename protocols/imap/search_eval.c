@@ -120,8 +120,10 @@ search_eval(const struct imap__search_node *n, const struct imap_search_ctx *ctx
 		imap_fetch_emailid(rec->hash, id);
 		return strcmp(id, n->str) == 0;
 	}
-	case SEARCH_OP_NONE:
-		return 0;
+	case SEARCH_OP_THREADID: {
+		char id[IMAP_THREADID_LEN + 1];
+		return imap_fetch_threadid(rec->thread_id, id) == 0 && strcmp(id, n->str) == 0;
+	}
 	case SEARCH_OP_SENT:
 		return run ? imap__search_sent(run, n) : SEARCH_UNKNOWN;
 	case SEARCH_OP_HEADER:

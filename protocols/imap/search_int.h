@@ -23,25 +23,25 @@
 	(IMAP__FOLD_ROOM(IMAP_SEARCH_STRING_MAX) + IMAP__FOLD_ROOM(IMAP__FOLD_SLICE))
 
 enum imap__search_op {
-	SEARCH_OP_AND,     /* children: all of them (a list, the top level) */
-	SEARCH_OP_OR,      /* two children */
-	SEARCH_OP_NOT,     /* one child */
-	SEARCH_OP_ALL,     /* ALL, and strings that match everything */
-	SEARCH_OP_FLAGS,   /* flags_on, flags_off, recent */
-	SEARCH_OP_KEYWORD, /* KEYWORD / UNKEYWORD: str, want */
-	SEARCH_OP_SEQ,     /* sequence set (set), or "$" (saved) */
-	SEARCH_OP_UID,     /* UID set, or "UID $" */
-	SEARCH_OP_SIZE,    /* LARGER (cmp 1) / SMALLER (cmp -1) than num */
-	SEARCH_OP_DATE,    /* BEFORE/ON/SINCE (cmp -1/0/1) on day */
-	SEARCH_OP_SENT,    /* SENTBEFORE/SENTON/SENTSINCE */
-	SEARCH_OP_HEADER,  /* field str contains folded needle ("": has it) */
-	SEARCH_OP_BODY,    /* decoded body text contains needle */
-	SEARCH_OP_TEXT,    /* decoded header or body text contains needle */
-	SEARCH_OP_WITHIN,  /* OLDER (cmp -1) / YOUNGER (cmp 1) than num seconds */
-	SEARCH_OP_MODSEQ,  /* MODSEQ >= num */
-	SEARCH_OP_SAVED,   /* SAVEDBEFORE/SAVEDON/SAVEDSINCE (cmp -1/0/1) on day */
-	SEARCH_OP_EMAILID, /* EMAILID: the message's objectid is str (RFC 8474 §6) */
-	SEARCH_OP_NONE,    /* matches nothing (THREADID: no message has one) */
+	SEARCH_OP_AND,      /* children: all of them (a list, the top level) */
+	SEARCH_OP_OR,       /* two children */
+	SEARCH_OP_NOT,      /* one child */
+	SEARCH_OP_ALL,      /* ALL, and strings that match everything */
+	SEARCH_OP_FLAGS,    /* flags_on, flags_off, recent */
+	SEARCH_OP_KEYWORD,  /* KEYWORD / UNKEYWORD: str, want */
+	SEARCH_OP_SEQ,      /* sequence set (set), or "$" (saved) */
+	SEARCH_OP_UID,      /* UID set, or "UID $" */
+	SEARCH_OP_SIZE,     /* LARGER (cmp 1) / SMALLER (cmp -1) than num */
+	SEARCH_OP_DATE,     /* BEFORE/ON/SINCE (cmp -1/0/1) on day */
+	SEARCH_OP_SENT,     /* SENTBEFORE/SENTON/SENTSINCE */
+	SEARCH_OP_HEADER,   /* field str contains folded needle ("": has it) */
+	SEARCH_OP_BODY,     /* decoded body text contains needle */
+	SEARCH_OP_TEXT,     /* decoded header or body text contains needle */
+	SEARCH_OP_WITHIN,   /* OLDER (cmp -1) / YOUNGER (cmp 1) than num seconds */
+	SEARCH_OP_MODSEQ,   /* MODSEQ >= num */
+	SEARCH_OP_SAVED,    /* SAVEDBEFORE/SAVEDON/SAVEDSINCE (cmp -1/0/1) on day */
+	SEARCH_OP_EMAILID,  /* EMAILID: the message's objectid is str (RFC 8474 §6) */
+	SEARCH_OP_THREADID, /* THREADID: the message's thread objectid is str */
 };
 
 /* Evaluation cost classes: what a key needs from the message. */

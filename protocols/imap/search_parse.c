@@ -22,8 +22,9 @@
  * XXX RFC 3501 §6.4.4: US-ASCII strings with 8-bit bytes are taken as
  * UTF-8 rather than refused; KEYWORD accepts the system flags (\Seen...)
  * as the flag they name, as other servers do.
- * EMAILID and THREADID (RFC 8474 §6) take an objectid; no message has a
- * THREADID (FETCH THREADID is NIL), so THREADID matches none. With
+ * EMAILID and THREADID (RFC 8474 §6) take an objectid and match the
+ * messages whose FETCH EMAILID or THREADID it is (an id that is not of
+ * the form mailnode gives matches none). With
  * IMAP_SEARCH_REV2, NEW, OLD and RECENT are refused (RFC 9051 has no
  * \Recent); with IMAP_SEARCH_UTF8, CHARSET is (RFC 6855 §3).
  * MODSEQ's optional entry name and type ("/flags/\draft" all) are checked
@@ -488,8 +489,7 @@ search_key(struct search_parser *p, const struct imap_arg *args, size_t argc, si
 		sub = search_take(p, args, argc, i);
 		return sub ? search_set(p, sub, n) : -1;
 	case K_OBJECTID:
-		/* THREADID: no message has one (THREADID NIL, RFC 8474 §5.2) */
-		n->op = search_keys[k].field[0] == 'E' ? SEARCH_OP_EMAILID : SEARCH_OP_NONE;
+		n->op = search_keys[k].field[0] == 'E' ? SEARCH_OP_EMAILID : SEARCH_OP_THREADID;
 		sub = search_take(p, args, argc, i);
 		return sub ? search_objectid(p, sub, n) : -1;
 	case K_NOT:

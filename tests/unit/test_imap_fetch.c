@@ -288,11 +288,18 @@ test_simple_items(void **state)
 	check(&f, "SAVEDATE", "* 23 FETCH (SAVEDATE NIL)\r\n");
 	f.rec.savedate = 1700000000;
 	check(&f, "SAVEDATE", "* 23 FETCH (SAVEDATE \"14-Nov-2023 22:13:20 +0000\")\r\n");
-	/* OBJECTID (RFC 8474): the body hash's first 96 bits; no THREADID */
+	/* OBJECTID (RFC 8474): EMAILID the body hash's first 96 bits;
+	 * THREADID the store's thread id, NIL for a record without one */
 	for (int i = 0; i < CMD_HASH_LEN; i++)
 		f.rec.hash[i] = (uint8_t)(0xa0 + i);
 	check(&f, "(EMAILID THREADID)",
 	      "* 23 FETCH (EMAILID (Ea0a1a2a3a4a5a6a7a8a9aaab) THREADID NIL)\r\n");
+	f.rec.thread_id = ((uint64_t)7 << 32) | 42;
+	check(&f, "(EMAILID THREADID)",
+	      "* 23 FETCH (EMAILID (Ea0a1a2a3a4a5a6a7a8a9aaab) THREADID (T000000070000002a))\r\n");
+	f.rec.thread_id = UINT64_MAX;
+	check(&f, "THREADID", "* 23 FETCH (THREADID (Tffffffffffffffff))\r\n");
+	f.rec.thread_id = 0;
 	check(&f, "ENVELOPE",
 	      "* 23 FETCH (ENVELOPE (NIL \"x\" NIL NIL NIL NIL NIL NIL NIL NIL))\r\n");
 	check(&f, "BODY",

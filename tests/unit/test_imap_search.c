@@ -776,7 +776,8 @@ test_bench_text(void **state)
 	fx_deinit(&f);
 }
 
-/* OBJECTID (RFC 8474 §6): EMAILID is the FETCH EMAILID; THREADID none.
+/* OBJECTID (RFC 8474 §6): EMAILID is the FETCH EMAILID, THREADID the
+ * FETCH THREADID (none: matches nothing).
  * The session's flags: UTF8=ACCEPT refuses CHARSET, IMAP4rev2 the
  * \Recent keys. */
 static void
@@ -796,9 +797,22 @@ test_objectid_and_flags(void **state)
 	id[1] ^= 1;
 	snprintf(keys, sizeof(keys), "EMAILID %s", id);
 	expect(&f, keys, 0);
-	expect(&f, "THREADID T1", 0);
+	expect(&f, "THREADID T1", 0); /* the message has no thread id */
 	expect(&f, "NOT THREADID T1", 1);
 	expect(&f, "OR THREADID T1 ALL", 1);
+	f.rec.thread_id = ((uint64_t)3 << 32) | 17;
+	char tid[IMAP_THREADID_LEN + 1];
+	assert_int_equal(imap_fetch_threadid(f.rec.thread_id, tid), 0);
+	assert_string_equal(tid, "T0000000300000011");
+	expect(&f, "THREADID T0000000300000011", 1);
+	expect(&f, "THREADID \"T0000000300000011\"", 1);
+	expect(&f, "NOT THREADID T0000000300000011", 0);
+	expect(&f, "THREADID T0000000300000012", 0);
+	expect(&f, "THREADID t0000000300000011", 0); /* objectids are case-sensitive */
+	expect(&f, "THREADID T1", 0);
+	snprintf(keys, sizeof(keys), "THREADID %s", id); /* an EMAILID is not a THREADID */
+	expect(&f, keys, 0);
+	f.rec.thread_id = 0;
 	struct imap_search *s;
 	const char *error, *code;
 	static const char *const bad[] = {"EMAILID", "EMAILID \"\"", "EMAILID a.b",

@@ -2,6 +2,8 @@
  * Unit tests: the store as a state machine. Commands are built, framed and
  * applied at increasing indexes exactly as raft would; the results and
  * the index are checked, and two stores fed one log must dump identically.
+ * Thread ids (RFC 8474 §5.2): replies join their parent's thread, COPY
+ * and MOVE keep it, replicas agree on it.
  */
 #include "tests/unit/testutil.h"
 
@@ -15,6 +17,8 @@
 
 #include "node/lib/crypto.h"
 #include "node/lib/util.h"
+#include "node/mime/mime.h"
+#include "node/store/idx.h"
 #include "node/store/store.h"
 
 struct fixture {
@@ -843,6 +847,223 @@ test_snapshot_reconciles_maildirs(void **state)
 	fixture_free(b);
 }
 
+/* --- thread ids (RFC 8474 §5.2) ---------------------------------------- */
+
+/* Two replicas fed one log: every batch is built once and applied to both. */
+struct pair {
+	struct fixture *a, *b;
+};
+
+static struct cmd_result
+pair_apply(struct pair *p, const struct cmd *c)
+{
+	struct cmd_batch bt;
+	cmd_batch_init(&bt, 1, 0);
+	assert_int_equal(cmd_batch_add(&bt, c), 0);
+	size_t len;
+	const uint8_t *d = cmd_batch_data(&bt, &len);
+	struct nbuf frame;
+	nbuf_init(&frame, CMD_FRAME_MAX);
+	assert_int_equal(cmd_frame_encode(&d, &len, 1, &frame), 0);
+	struct fixture *fs[2] = {p->a, p->b};
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(store_apply(fs[i]->st, ++fs[i]->index, nbuf_head(&frame),
+					     nbuf_avail(&frame)),
+				 0);
+		assert_int_equal(store_commit(fs[i]->st), 0);
+	}
+	nbuf_deinit(&frame);
+	cmd_batch_deinit(&bt);
+	assert_int_equal(p->a->last->r[0].status, p->b->last->r[0].status);
+	assert_int_equal(p->a->last->r[0].uid, p->b->last->r[0].uid);
+	struct cmd_result r = p->a->last->r[0];
+	r.set1 = r.set2 = NULL;
+	return r;
+}
+
+/* APPEND as intake makes it: the body staged on both, its MIME tree
+ * (with References) as meta unless bare. Returns the UID. */
+static uint32_t
+pair_append(struct pair *p, uint32_t user, uint32_t mbox, const char *body, int bare)
+{
+	uint8_t hash[32];
+	stage(p->a, body, hash);
+	stage(p->b, body, hash);
+	struct nbuf meta;
+	nbuf_init(&meta, CMD_META_MAX);
+	struct mime_message *m = NULL;
+	assert_int_equal(mime_parse(body, strlen(body), NULL, &m), 0);
+	assert_int_equal(mime_tree_encode(m, &meta), 0);
+	mime_message_free(&m);
+	struct cmd c = {.type = CMD_MSG_APPEND, .user_id = user, .mailbox_id = mbox, .hash = hash,
+			.size = strlen(body), .internaldate = 1700000000};
+	if (!bare)
+		c.meta = (struct cmd_str){(const char *)nbuf_head(&meta), nbuf_avail(&meta)};
+	struct cmd_result r = pair_apply(p, &c);
+	assert_int_equal(r.status, CMD_OK);
+	nbuf_deinit(&meta);
+	return r.uid;
+}
+
+static uint64_t
+thread_of(struct fixture *f, uint32_t mbox, uint32_t uid)
+{
+	struct store_txn *t;
+	struct store_msg m;
+	assert_int_equal(store_read_begin(f->st, &t), 0);
+	assert_int_equal(store_msg_get(t, mbox, uid, &m), 1);
+	store_read_end(&t);
+	return m.thread_id;
+}
+
+/* The id of a thread a message started: its mailbox id and UID. */
+static uint64_t
+new_thread(uint32_t mbox, uint32_t uid)
+{
+	return ((uint64_t)mbox << 32) | uid;
+}
+
+static int64_t
+thread_rows(struct fixture *f)
+{
+	struct store_txn *t;
+	assert_int_equal(store_read_begin(f->st, &t), 0);
+	int64_t n = store_count(t, IDX_DB_THREADS);
+	store_read_end(&t);
+	return n;
+}
+
+static uint32_t
+pair_user(struct pair *p, const char *addr)
+{
+	struct cmd c = {.type = CMD_DOMAIN_ADD, .name = S(strchr(addr, '@') + 1)};
+	pair_apply(p, &c); /* may exist */
+	struct cmd u = {.type = CMD_USER_ADD, .address = S(addr), .blob = S("cred"), .enabled = 1};
+	struct cmd_result r = pair_apply(p, &u);
+	assert_int_equal(r.status, CMD_OK);
+	return r.id;
+}
+
+/* A reply joins its parent's thread (by In-Reply-To, by References, by
+ * the root of a long References), an unrelated message starts its own
+ * (named after its mailbox and UID), a reply that came before its parent
+ * still shares its thread, COPY and MOVE keep the id, threads are per
+ * user, a user's rows go with it, and both replicas end identical. */
+static void
+test_threads(void **state)
+{
+	struct pair p = {fixture_new("thread-a"), fixture_new("thread-b")};
+	uint32_t u = pair_user(&p, "tom@t.test"), v = pair_user(&p, "vic@t.test");
+	struct store_mailbox in;
+	uint32_t inbox = mailbox_id(p.a, u, "INBOX", &in);
+	uint32_t arch = mailbox_id(p.a, u, "Archive", NULL);
+	uint32_t vin = mailbox_id(p.a, v, "INBOX", NULL);
+
+	uint32_t a = pair_append(&p, u, inbox, "Message-ID: <a@x>\r\nSubject: a\r\n\r\nA\r\n", 0);
+	uint64_t ta = thread_of(p.a, inbox, a);
+	assert_true(ta == new_thread(inbox, a));
+	uint32_t b = pair_append(&p, u, inbox,
+				 "Message-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\n"
+				 "Subject: Re: a\r\n\r\nB\r\n",
+				 0);
+	assert_true(thread_of(p.a, inbox, b) == ta);
+	uint32_t c = pair_append(&p, u, inbox,
+				 "Message-ID: <c@x>\r\nReferences: <a@x>\r\n <b@x>\r\n"
+				 "Subject: Re: a\r\n\r\nC\r\n",
+				 0);
+	assert_true(thread_of(p.a, inbox, c) == ta);
+	/* unrelated: a thread of its own */
+	uint32_t d = pair_append(&p, u, inbox, "Message-ID: <d@x>\r\nSubject: d\r\n\r\nD\r\n", 0);
+	uint64_t td = thread_of(p.a, inbox, d);
+	assert_true(td != ta);
+	assert_true(td == new_thread(inbox, d));
+	/* a reply before its parent: the parent finds the thread by its own ID */
+	uint32_t f1 = pair_append(&p, u, inbox,
+				  "Message-ID: <f@x>\r\nReferences: <e@x>\r\n\r\nF\r\n", 0);
+	uint32_t e1 = pair_append(&p, u, inbox, "Message-ID: <e@x>\r\n\r\nE\r\n", 0);
+	uint64_t tf = thread_of(p.a, inbox, f1);
+	assert_true(thread_of(p.a, inbox, e1) == tf);
+	assert_true(tf != ta && tf != td);
+	/* a long References: the root (kept first) still names the thread */
+	char body[4096] = "Message-ID: <g@x>\r\nReferences: <a@x>";
+	for (int i = 0; i < 40; i++)
+		snprintf(body + strlen(body), sizeof(body) - strlen(body), " <r%d@x>", i);
+	strcat(body, "\r\n\r\nG\r\n");
+	uint32_t g = pair_append(&p, u, inbox, body, 0);
+	assert_true(thread_of(p.a, inbox, g) == ta);
+	/* of a long References only the first and the last 15 are looked up */
+	strcpy(body, "Message-ID: <g2@x>\r\nReferences:");
+	for (int i = 0; i < 20; i++)
+		snprintf(body + strlen(body), sizeof(body) - strlen(body), " <n%d@x>", i);
+	strcat(body, " <d@x>\r\n\r\nG2\r\n");
+	uint32_t g2 = pair_append(&p, u, inbox, body, 0);
+	assert_true(thread_of(p.a, inbox, g2) == td);
+	strcpy(body, "Message-ID: <g3@x>\r\nReferences: <m0@x> <d@x>");
+	for (int i = 1; i <= 15; i++)
+		snprintf(body + strlen(body), sizeof(body) - strlen(body), " <m%d@x>", i);
+	strcat(body, "\r\n\r\nG3\r\n");
+	uint32_t g3 = pair_append(&p, u, inbox, body, 0);
+	assert_true(thread_of(p.a, inbox, g3) == new_thread(inbox, g3));
+	strcpy(body, "Message-ID: <g4@x>\r\nReferences: <m0@x> <d@x>");
+	for (int i = 1; i <= 14; i++)
+		snprintf(body + strlen(body), sizeof(body) - strlen(body), " <k%d@x>", i);
+	strcat(body, "\r\n\r\nG4\r\n");
+	uint32_t g4 = pair_append(&p, u, inbox, body, 0);
+	assert_true(thread_of(p.a, inbox, g4) == thread_of(p.a, inbox, g3)); /* <m0@x> first */
+	/* no tree (too complex to cache at intake): a thread of its own */
+	uint32_t h = pair_append(&p, u, inbox, "Message-ID: <h@x>\r\nIn-Reply-To: <a@x>\r\n\r\nH\r\n",
+				 1);
+	assert_true(thread_of(p.a, inbox, h) == new_thread(inbox, h));
+	/* the same body again, its tree left out as the batch's later appends
+	 * do: the stored body's tree threads it */
+	uint32_t b2 = pair_append(&p, u, inbox,
+				  "Message-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\n"
+				  "Subject: Re: a\r\n\r\nB\r\n",
+				  1);
+	assert_true(thread_of(p.a, inbox, b2) == ta);
+
+	/* COPY and MOVE keep the thread id */
+	mailbox_id(p.a, u, "INBOX", &in);
+	struct uid_range rb = {b, b}, rd = {d, d};
+	struct cmd cp = {.type = CMD_MSG_COPY, .user_id = u, .mailbox_id = inbox,
+			 .uidvalidity = in.uidvalidity, .ranges = {1, &rb, NULL}, .mailbox_id2 = arch};
+	struct cmd_result r = pair_apply(&p, &cp);
+	assert_int_equal(r.status, CMD_OK);
+	assert_true(thread_of(p.a, arch, p.a->last->r[0].set2[0]) == ta);
+	cp.type = CMD_MSG_MOVE;
+	cp.ranges = (struct cmd_ranges){1, &rd, NULL};
+	assert_int_equal(pair_apply(&p, &cp).status, CMD_OK);
+	assert_true(thread_of(p.a, arch, p.a->last->r[0].set2[0]) == td);
+
+	/* another user's reply to <a@x> does not join tom's thread */
+	int64_t rows = thread_rows(p.a);
+	uint32_t w = pair_append(&p, v, vin,
+				 "Message-ID: <v@x>\r\nIn-Reply-To: <a@x>\r\n\r\nV\r\n", 0);
+	uint64_t tv = thread_of(p.a, vin, w);
+	assert_true(tv == new_thread(vin, w));
+	assert_true(thread_rows(p.a) == rows + 2); /* <a@x> and <v@x> for vic */
+
+	/* the replicas are byte-identical, the thread table included */
+	char *da = dump_of(p.a), *db = dump_of(p.b);
+	char *cmdline = xasprintf("cmp -s '%s' '%s' && grep -A1 '^\\[threads\\]$' '%s' | "
+				  "tail -n1 | grep -q '^[0-9a-f]* 0000000'",
+				  da, db, da);
+	assert_int_equal(system(cmdline), 0);
+	free(cmdline);
+	unlink(da);
+	unlink(db);
+	free(da);
+	free(db);
+
+	/* removing a user removes its rows */
+	struct cmd del = {.type = CMD_USER_DEL, .address = S("vic@t.test")};
+	assert_int_equal(pair_apply(&p, &del).status, CMD_OK);
+	assert_true(thread_rows(p.a) == rows);
+	assert_true(thread_rows(p.b) == rows);
+	fixture_free(p.a);
+	fixture_free(p.b);
+}
+
 int
 main(void)
 {
@@ -856,6 +1077,7 @@ main(void)
 		cmocka_unit_test(test_determinism_and_replay),
 		cmocka_unit_test(test_alias_loop),
 		cmocka_unit_test(test_snapshot_reconciles_maildirs),
+		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
