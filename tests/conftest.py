@@ -1,4 +1,6 @@
 """pytest fixtures shared by the end-to-end tests."""
+import random
+
 import pytest
 
 import harness
@@ -24,6 +26,33 @@ def node():
         n.stop()
     finally:
         n.cleanup()
+
+
+@pytest.fixture(scope="module")
+def inode():
+    """One node for a whole test module; its tests keep apart by each
+    making its own users (unique_user)."""
+    n = harness.Node()
+    n.init()
+    n.start()
+    n.wait_leader()
+    fast_passwords(n)
+    yield n
+    try:
+        n.stop()
+    finally:
+        n.cleanup()
+
+
+_seq = [0]
+
+
+def unique_user(node, tag, pw="pw", **kw):
+    """A new user in a domain of its own; returns the address."""
+    _seq[0] += 1
+    addr = "%s%d-%d@%s%d.test" % (tag[0], _seq[0], random.randrange(10**6), tag, _seq[0])
+    node.add_user(addr, pw, **kw)
+    return addr
 
 
 @pytest.fixture

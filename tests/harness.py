@@ -32,6 +32,15 @@ SANITIZER_PATTERNS = re.compile(
 _handed_out = set()
 
 
+def rss_kb(pid):
+    """Resident memory of a process, in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
 def free_port():
     """A loopback port nothing listens on, never the same one twice in
     this process (the kernel may offer a port again once the probe socket

@@ -1,14 +1,10 @@
 """Three real nodes on loopback: replication, forwarding, failover,
 partitions, rejoin, and the cluster port's authentication."""
-import os
 import shutil
 import signal
 import socket
 import ssl
-import subprocess
 import time
-
-import pytest
 
 import harness
 
@@ -126,7 +122,7 @@ def test_cluster_port_refuses_strangers(cluster):
             b"Error" in answer, answer
     # Garbage that claims huge lengths, in the clear: refused by TLS,
     # costs nothing.
-    before = rss_kb(n.proc.pid)
+    before = harness.rss_kb(n.proc.pid)
     for _ in range(20):
         with socket.create_connection(("127.0.0.1", port)) as s:
             try:
@@ -135,17 +131,9 @@ def test_cluster_port_refuses_strangers(cluster):
                 s.recv(100)
             except OSError:
                 pass
-    assert rss_kb(n.proc.pid) - before < 16384
+    assert harness.rss_kb(n.proc.pid) - before < 16384
     code, _ = n.health()
     assert code == 200
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def test_wiped_node_rejoins_from_snapshot(tmp_path):

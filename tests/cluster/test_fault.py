@@ -12,7 +12,6 @@ import smtplib
 import threading
 import time
 
-import harness
 
 USERS = ["u%d@fault.test" % i for i in range(5)]
 

@@ -4,11 +4,9 @@ was acknowledged is lost, and no IMAP client needs more than one reconnect
 to carry on: it is moved to another node by its own retry, as a load
 balancer would, and its next attempt there succeeds."""
 import imaplib
-import signal
 import threading
 import time
 
-import harness
 from cluster.test_fault import USERS, Load, check_node
 
 

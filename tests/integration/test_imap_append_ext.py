@@ -6,37 +6,15 @@ ranges, URLs only; [BADURL] for another user's mailbox, an unknown UID, a
 changed UIDVALIDITY, a section that names nothing; no "+" is sent for a
 literal after a bad URL), and APPEND of binary data as literal8 (RFC 3516
 §4.4)."""
-import random
 import re
 
-import pytest
 
 import conftest
-import harness
 from imap_raw import Raw, code, fetches, uidset
 
 
-@pytest.fixture(scope="module")
-def inode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
-
-
-_seq = [0]
-
-
 def new_user(node, **kw):
-    _seq[0] += 1
-    addr = "p%d-%d@append%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, "pw", **kw)
+    addr = conftest.unique_user(node, "append", **kw)
     return addr
 
 

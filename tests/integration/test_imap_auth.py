@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import imaplib
 import os
-import random
 import socket
 import ssl
 import subprocess
@@ -20,32 +19,12 @@ import time
 import pytest
 
 import conftest
-import harness
 
 T = 30
 
 
-@pytest.fixture(scope="module")
-def inode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
-
-
-_seq = [0]
-
-
 def new_user(node, pw="Secret-pw1"):
-    _seq[0] += 1
-    addr = "a%d-%d@auth%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, pw)
+    addr = conftest.unique_user(node, "auth", pw=pw)
     return addr, pw
 
 

@@ -3,7 +3,6 @@ sockets: greeting and CAPABILITY, NOOP, LOGOUT, ID, ENABLE, NAMESPACE,
 SELECT/EXAMINE responses, UNSELECT, CLOSE, CHECK, STATUS, pipelining, the
 autologout timer and the command-rate throttle."""
 import imaplib
-import random
 import re
 import smtplib
 import socket
@@ -12,32 +11,12 @@ import time
 import pytest
 
 import conftest
-import harness
 
 T = 20
 
 
-@pytest.fixture(scope="module")
-def inode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
-
-
-_seq = [0]
-
-
 def new_user(node, pw="pw-basic"):
-    _seq[0] += 1
-    addr = "u%d-%d@basic%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, pw)
+    addr = conftest.unique_user(node, "basic", pw=pw)
     return addr, pw
 
 

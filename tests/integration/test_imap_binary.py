@@ -11,31 +11,11 @@ import re
 import pytest
 
 import conftest
-import harness
 from imap_raw import Raw, code
 
 
-@pytest.fixture(scope="module")
-def inode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
-
-
-_seq = [0]
-
-
 def new_user(node):
-    _seq[0] += 1
-    addr = "b%d-%d@binary%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, "pw")
+    addr = conftest.unique_user(node, "binary")
     return addr
 
 

@@ -6,7 +6,6 @@ large FETCH, TLS + COMPRESS on the IMAPS port, COMPRESS twice
 (the connection closes, the node carries on), a decompression bomb
 (memory stays bounded), and what an idle compressed connection costs."""
 import os
-import random
 import re
 import socket
 import ssl
@@ -22,36 +21,9 @@ from imap_raw import Raw, code
 T = 30
 
 
-@pytest.fixture(scope="module")
-def inode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
-
-
-_seq = [0]
-
-
 def new_user(node):
-    _seq[0] += 1
-    addr = "z%d-%d@compress%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, "pw")
+    addr = conftest.unique_user(node, "compress")
     return addr
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def tls_context():
@@ -302,7 +274,7 @@ def test_decompression_bomb_bounded(small_quarantine_node):
     warm = session(node, addr)
     warm.compress()
     warm.ok("NOOP")
-    before = rss_kb(node.proc.pid)
+    before = harness.rss_kb(node.proc.pid)
     r = session(node, addr)
     r.compress()
     # 100 MB of one overlong line, about 100 KB compressed, then a NOOP
@@ -315,13 +287,13 @@ def test_decompression_bomb_bounded(small_quarantine_node):
         data = zc.compress(chunk)
         wire += len(data)
         r.s.sendall(data)
-        peak = max(peak, rss_kb(node.proc.pid))
+        peak = max(peak, harness.rss_kb(node.proc.pid))
     r.s.sendall(zc.compress(b"\r\nz NOOP\r\n") + zc.flush(zlib.Z_SYNC_FLUSH))
     r.zc = None  # sent by hand
     untagged, tagged = r.until("z")
     assert tagged.startswith("z OK"), tagged
     assert any("LIMIT" in l or "BAD" in l for l in untagged), untagged
-    peak = max(peak, rss_kb(node.proc.pid))
+    peak = max(peak, harness.rss_kb(node.proc.pid))
     assert wire < 1024 * 1024, wire
     # 100 MB expanded went through a bounded buffer
     assert peak - before < 16 * 1024, (before, peak)
@@ -347,11 +319,11 @@ def test_idle_compressed_connection_cost(small_quarantine_node):
         time.sleep(0.5)
         return conns
 
-    base = rss_kb(node.proc.pid)
+    base = harness.rss_kb(node.proc.pid)
     plain = open_many(False)
-    with_plain = rss_kb(node.proc.pid)
+    with_plain = harness.rss_kb(node.proc.pid)
     zs = open_many(True)
-    with_z = rss_kb(node.proc.pid)
+    with_z = harness.rss_kb(node.proc.pid)
     per_plain = (with_plain - base) * 1024 / n
     per_z = (with_z - with_plain) * 1024 / n
     print("idle session: plain %.0f B, compressed %.0f B (RSS deltas over %d)" %

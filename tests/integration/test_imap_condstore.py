@@ -8,40 +8,18 @@ expunges and receiving exactly those changes, UID FETCH (CHANGEDSINCE n
 VANISHED), VANISHED instead of EXPUNGE, HIGHESTMODSEQ below an expunge
 held back during FETCH, [CLOSED], and the BAD answers the RFC prescribes
 for bad input."""
-import random
 import re
 
-import pytest
 
 import conftest
-import harness
 from imap_raw import Raw, code, fetches, items, uidset
 
 MODSEQ_MAX = 2**63 - 1
 
 
-@pytest.fixture(scope="module")
-def inode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
-
-
-_seq = [0]
-
-
 def new_user(node, messages=0):
     """A user with `messages` messages in INBOX (UIDs 1..messages)."""
-    _seq[0] += 1
-    addr = "c%d-%d@cond%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, "pw")
+    addr = conftest.unique_user(node, "cond")
     if messages:
         r = session(node, addr)
         for i in range(messages):

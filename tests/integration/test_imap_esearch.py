@@ -13,7 +13,6 @@ MIME corpus, and bad input."""
 import glob
 import imaplib
 import os
-import random
 import re
 import smtplib
 import socket
@@ -42,13 +41,8 @@ def enode():
         n.cleanup()
 
 
-_seq = [0]
-
-
 def new_user(node):
-    _seq[0] += 1
-    addr = "e%d-%d@esearch%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, "pw")
+    addr = conftest.unique_user(node, "esearch")
     return addr
 
 

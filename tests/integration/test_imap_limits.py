@@ -15,36 +15,9 @@ import harness
 T = 30
 
 
-@pytest.fixture(scope="module")
-def inode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
-
-
-_seq = [0]
-
-
 def new_user(node):
-    _seq[0] += 1
-    addr = "l%d-%d@limits%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, "pw")
+    addr = conftest.unique_user(node, "limits")
     return addr
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 class Raw:
@@ -188,7 +161,7 @@ def test_memory_stays_bounded(small_quarantine_node):
     warm = Raw(node, addr)
     warm.cmd("s", "SELECT INBOX")
     warm.cmd("a", "NOOP " + "y" * (60 * 1024))
-    before = rss_kb(node.proc.pid)
+    before = harness.rss_kb(node.proc.pid)
     conns = []
     for k in range(20):
         r = Raw(node, addr)
@@ -202,7 +175,7 @@ def test_memory_stays_bounded(small_quarantine_node):
                   + " (FLAGS)")
         conns.append(r)
     time.sleep(0.5)
-    after = rss_kb(node.proc.pid)
+    after = harness.rss_kb(node.proc.pid)
     # 20 connections that each sent 2 MB of junk: what they hold now is
     # their structs; the rest is the allocator's cache of freed memory.
     assert after - before < 24 * 1024, (before, after)

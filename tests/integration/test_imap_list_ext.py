@@ -4,37 +4,15 @@ SPECIAL-USE, the return options SUBSCRIBED, CHILDREN, SPECIAL-USE and
 STATUS, \\NonExistent and \\Subscribed, CHILDINFO, STATUS responses that
 follow another session's changes, and the BAD answers for options that
 are unknown, repeated or combined as the RFCs forbid."""
-import random
 import re
 
-import pytest
 
 import conftest
-import harness
 from imap_raw import Raw
 
 
-@pytest.fixture(scope="module")
-def inode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
-
-
-_seq = [0]
-
-
 def new_user(node):
-    _seq[0] += 1
-    addr = "l%d-%d@listx%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, "pw")
+    addr = conftest.unique_user(node, "listx")
     return addr
 
 

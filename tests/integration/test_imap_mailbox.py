@@ -4,40 +4,19 @@ LSUB with wildcards and references, CHILDREN, \\Noselect parents,
 SPECIAL-USE and LIST-EXTENDED options, XLIST, modified UTF-7 names and
 the names that must be refused."""
 import imaplib
-import random
 import re
 import socket
 
 import pytest
 
 import conftest
-import harness
 
 T = 20
 imaplib.Commands.setdefault("XLIST", ("AUTH", "SELECTED"))
 
 
-@pytest.fixture(scope="module")
-def inode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
-
-
-_seq = [0]
-
-
 def user(node):
-    _seq[0] += 1
-    addr = "m%d-%d@mbox%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, "pw")
+    addr = conftest.unique_user(node, "mbox")
     c = imaplib.IMAP4("127.0.0.1", node.ports["imap"], timeout=T)
     c.login(addr, "pw")
     return c

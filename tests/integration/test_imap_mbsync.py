@@ -13,27 +13,11 @@ import tempfile
 
 import pytest
 
-import conftest
-import harness
 
 T = 60
 
 pytestmark = pytest.mark.skipif(shutil.which("mbsync") is None,
                                 reason="isync is not installed (tools/deps.sh)")
-
-
-@pytest.fixture(scope="module")
-def inode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
 
 
 def deliver(node, rcpt, i, folder_hint=""):

@@ -7,42 +7,20 @@ UID EXPUNGE, and large bodies streamed."""
 import glob
 import imaplib
 import os
-import random
 import re
 import smtplib
 import socket
-import time
 
 import pytest
 
 import conftest
-import harness
 
 T = 30
 MIME = os.path.join(os.path.dirname(__file__), "..", "data", "mime")
 
 
-@pytest.fixture(scope="module")
-def inode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
-
-
-_seq = [0]
-
-
 def new_user(node):
-    _seq[0] += 1
-    addr = "x%d-%d@msg%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, "pw")
+    addr = conftest.unique_user(node, "msg")
     return addr
 
 

@@ -1,43 +1,23 @@
 """Smaller IMAP extensions end to end: OBJECTID (RFC 8474: MAILBOXID in
 CREATE, SELECT, STATUS and LIST-STATUS, stable across RENAME; EMAILID kept
-by COPY and MOVE; THREADID NIL), UNAUTHENTICATE (RFC 8437), REPLACE and
+by COPY and MOVE; THREADID from In-Reply-To/References, kept by COPY and
+MOVE, with SEARCH THREADID), UNAUTHENTICATE (RFC 8437), REPLACE and
 UID REPLACE (RFC 8508, one atomic step, seen by a second session), SAVEDATE
 (RFC 8514), LITERAL- before authentication and LITERAL+ after (RFC 7888),
 APPENDLIMIT (RFC 7889) in CAPABILITY and STATUS."""
-import random
+import imaplib
 import re
 import time
 
-import pytest
-
 import conftest
-import harness
 from imap_raw import Raw, code, fetches, items
 
 OBJECTID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-
-
-@pytest.fixture(scope="module")
-def inode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
-
-
-_seq = [0]
+T = 20
 
 
 def new_user(node, messages=0):
-    _seq[0] += 1
-    addr = "x%d-%d@misc%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, "pw")
+    addr = conftest.unique_user(node, "misc")
     if messages:
         r = session(node, addr)
         for i in range(messages):
@@ -98,20 +78,56 @@ def test_emailid_threadid(inode):
     e1 = re.search(r"EMAILID \(([^)]*)\)", f[1]).group(1)
     e2 = re.search(r"EMAILID \(([^)]*)\)", f[2]).group(1)
     assert OBJECTID.match(e1) and e1 != e2
-    # XXX RFC 8474 §5.2: no thread ids: NIL
-    assert "THREADID NIL" in f[1]
-    # COPY and MOVE (by another session) keep the EMAILID
+    # no Message-ID, no references: each message is a thread of its own
+    t1 = re.search(r"THREADID \(([^)]*)\)", f[1]).group(1)
+    t2 = re.search(r"THREADID \(([^)]*)\)", f[2]).group(1)
+    assert OBJECTID.match(t1) and OBJECTID.match(t2) and t1 != t2
+    # COPY and MOVE (by another session) keep the EMAILID and the THREADID
     other = session(inode, addr)
     other.ok("SELECT INBOX")
     other.ok("COPY 1 Archive")
     other.ok("MOVE 2 Drafts")
     r.ok("NOOP")
-    for box, want in (("Archive", e1), ("Drafts", e2)):
+    for box, want, tid in (("Archive", e1, t1), ("Drafts", e2, t2)):
         other.ok("EXAMINE " + box)
-        f = fetches(other.ok("FETCH 1 (EMAILID)"))
-        assert f[1] == "EMAILID (%s)" % want
+        f = fetches(other.ok("FETCH 1 (EMAILID THREADID)"))
+        assert f[1] == "EMAILID (%s) THREADID (%s)" % (want, tid)
     r.close()
     other.close()
+
+    # A reply (In-Reply-To and References) joins its parent's thread, an
+    # unrelated message starts another; UID SEARCH THREADID finds the pair.
+    c = imaplib.IMAP4("127.0.0.1", inode.ports["imap"], timeout=T)
+    c.login(addr, "pw")
+    assert c.create("Threads")[0] == "OK"
+    parent = (b"From: ann@example.org\r\nSubject: plan\r\n"
+              b"Message-ID: <plan-1@example.org>\r\n\r\nshall we?\r\n")
+    reply = (b"From: bob@example.org\r\nSubject: Re: plan\r\n"
+             b"Message-ID: <plan-2@example.org>\r\nIn-Reply-To: <plan-1@example.org>\r\n"
+             b"References: <plan-1@example.org>\r\n\r\nyes\r\n")
+    unrelated = (b"From: cat@example.org\r\nSubject: lunch\r\n"
+                 b"Message-ID: <lunch@example.org>\r\n\r\nnoon\r\n")
+    for m in (parent, reply, unrelated):
+        assert c.append("Threads", None, None, m)[0] == "OK"
+    assert c.select("Threads")[0] == "OK"
+    typ, data = c.uid("FETCH", "1:*", "(THREADID)")
+    assert typ == "OK"
+    tids = {}
+    for line in data:
+        line = line if isinstance(line, bytes) else line[0]
+        uid = re.search(rb"UID (\d+)", line).group(1)
+        tids[int(uid)] = re.search(rb"THREADID \(([^)]*)\)", line).group(1).decode()
+    assert sorted(tids) == [1, 2, 3]
+    assert all(OBJECTID.match(t) for t in tids.values())
+    assert tids[1] == tids[2] and tids[3] != tids[1]
+    assert tids[1] not in (t1, t2)
+    typ, data = c.uid("SEARCH", "THREADID", tids[1])
+    assert typ == "OK" and data[0].split() == [b"1", b"2"]
+    typ, data = c.uid("SEARCH", "THREADID", tids[3])
+    assert typ == "OK" and data[0].split() == [b"3"]
+    typ, data = c.search(None, "NOT", "THREADID", tids[1])
+    assert typ == "OK" and data[0].split() == [b"3"]
+    c.logout()
 
 
 def test_search_objectid(inode):
@@ -125,7 +141,7 @@ def test_search_objectid(inode):
     assert r.ok("UID SEARCH NOT EMAILID %s" % ids[2])[0].count(" ") == 3
     assert r.ok("SEARCH OR EMAILID %s EMAILID %s" % (ids[1], ids[3])) == ["* SEARCH 1 3"]
     assert r.ok("SEARCH EMAILID Enothere") == ["* SEARCH"]
-    # no message has a THREADID (FETCH THREADID is NIL)
+    # THREADID: an id no thread has matches none
     assert r.ok("SEARCH THREADID T1") == ["* SEARCH"]
     st, _, t = r.status("SEARCH EMAILID a.b")
     assert st == "BAD", t

@@ -6,40 +6,18 @@ APPENDs and EXPUNGEs, SETQUOTA refused, APPEND, COPY and REPLACE over quota
 refused with [OVERQUOTA] and nothing stored, and the STATUS items that go
 with it: SIZE (RFC 8438), DELETED and DELETED-STORAGE."""
 import imaplib
-import random
 import re
 
-import pytest
 
 import conftest
-import harness
 from imap_raw import Raw, code
 
 T = 20
 ROOT = '"User quota"'
 
 
-@pytest.fixture(scope="module")
-def inode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
-
-
-_seq = [0]
-
-
 def new_user(node, quota_bytes=0, quota_messages=0):
-    _seq[0] += 1
-    addr = "q%d-%d@quota%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, "pw", quota_bytes=quota_bytes, quota_messages=quota_messages)
+    addr = conftest.unique_user(node, "quota", quota_bytes=quota_bytes, quota_messages=quota_messages)
     return addr
 
 

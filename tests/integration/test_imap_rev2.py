@@ -7,37 +7,15 @@ unsolicited FETCH carries UID (§7.5.2); a new message is EXISTS without
 RECENT; mailbox names are UTF-8 (§5.1); LIST is the extended one (a name
 that is no mailbox is \\NonExistent, §6.3.9); CLOSED marks a reselect;
 BINARY works. A session that did not enable it keeps IMAP4rev1."""
-import random
 import re
 
-import pytest
 
 import conftest
-import harness
-from imap_raw import Raw, code, fetches
-
-
-@pytest.fixture(scope="module")
-def inode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
-
-
-_seq = [0]
+from imap_raw import Raw, fetches
 
 
 def new_user(node, messages=0):
-    _seq[0] += 1
-    addr = "r%d-%d@rev2-%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, "pw")
+    addr = conftest.unique_user(node, "rev2")
     if messages:
         r = Raw(node)
         r.login(addr)

@@ -8,11 +8,9 @@ order); a message too complex for a cached tree sorted and threaded from its
 header; SORT combined with search keys that read bodies; ESORT return
 options; and bad input: unknown keys and algorithms (BAD), an unknown charset
 (NO [BADCHARSET]), missing arguments, no mailbox selected."""
-import email.utils
 import glob
 import imaplib
 import os
-import random
 import re
 import smtplib
 import time
@@ -40,13 +38,8 @@ def snode():
         n.cleanup()
 
 
-_seq = [0]
-
-
 def new_user(node):
-    _seq[0] += 1
-    addr = "s%d-%d@sort%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, "pw")
+    addr = conftest.unique_user(node, "sort")
     return addr
 
 

@@ -8,37 +8,16 @@ made before; CATENATE takes authorized URLs to another user's mailbox;
 bad input: not a rump URL, another user's URL, an unknown mechanism, a
 mailbox that does not exist. The mailbox access keys go through the
 replicated log and never appear in the node's log."""
-import random
 import re
 
 import pytest
 
 import conftest
-import harness
 from imap_raw import Raw, code
 
 
-@pytest.fixture(scope="module")
-def inode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
-
-
-_seq = [0]
-
-
 def new_user(node):
-    _seq[0] += 1
-    addr = "a%d-%d@urlauth%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, "pw")
+    addr = conftest.unique_user(node, "urlauth")
     return addr
 
 

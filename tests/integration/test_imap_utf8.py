@@ -5,37 +5,14 @@ a session that did not enable it; SEARCH with UTF-8 strings and no
 CHARSET (a CHARSET is BAD after ENABLE, §3); APPEND with the UTF8 data
 extension "UTF8 (~{n})" (§4) of a message with UTF-8 headers, refused
 before ENABLE and with a plain literal; UNAUTHENTICATE turns it off."""
-import random
-import re
 
-import pytest
 
 import conftest
-import harness
 from imap_raw import Raw, code
 
 
-@pytest.fixture(scope="module")
-def inode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
-
-
-_seq = [0]
-
-
 def new_user(node):
-    _seq[0] += 1
-    addr = "u%d-%d@utf%d.test" % (_seq[0], random.randrange(10**6), _seq[0])
-    node.add_user(addr, "pw")
+    addr = conftest.unique_user(node, "utf")
     return addr
 
 

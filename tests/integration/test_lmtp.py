@@ -71,14 +71,6 @@ def tmp_files(node):
     return os.listdir(os.path.join(node.data_dir, "blobs", "tmp"))
 
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def split_headers(msg):
     """(added trace headers, the rest) of a stored message."""
     m = re.match(rb"((?:Return-Path|Delivered-To|Received):.*?\r\n(?:\t.*?\r\n)*)+", msg)
@@ -521,18 +513,18 @@ def test_size_limit_and_bounded_memory(lnode):
         r.cmd("RCPT TO:<big@%s>" % dom)
         assert r.cmd("DATA")[0] == 354
         pid = lnode.proc.pid
-        before = rss_kb(pid)
+        before = harness.rss_kb(pid)
         line = b"x" * 998 + b"\r\n"
         chunk = line * 1024  # 1 MB
         peak = before
         for i in range(100):
             r.send(chunk)
             if i % 10 == 9:
-                peak = max(peak, rss_kb(pid))
+                peak = max(peak, harness.rss_kb(pid))
         r.send(b".\r\n")
         code, lines = r.reply()
         assert code == 552 and "5.3.4" in lines[0], lines
-        peak = max(peak, rss_kb(pid))
+        peak = max(peak, harness.rss_kb(pid))
         assert r.cmd("NOOP")[0] == 250
         # Under the limit still goes through on the same session.
         r.cmd("MAIL FROM:<s@example.net>")

@@ -11,14 +11,6 @@ import pytest
 import harness
 
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def test_health_and_metrics(node):
     code, body = node.health()
     assert code == 200
@@ -132,7 +124,7 @@ def test_port_in_use_binds_nothing(tmp_path):
 def test_endless_line_costs_bounded_memory(node):
     """10 MB without a newline: an error, bounded memory, others served."""
     pid = node.proc.pid
-    before = rss_kb(pid)
+    before = harness.rss_kb(pid)
     s = socket.create_connection(("127.0.0.1", node.ports["http"]))
     chunk = b"A" * 65536
     sent = 0
@@ -152,7 +144,7 @@ def test_endless_line_costs_bounded_memory(node):
         reply = b""
     s.close()
     assert reply == b"" or reply.startswith(b"HTTP/1.1 4")
-    growth = rss_kb(pid) - before
+    growth = harness.rss_kb(pid) - before
     limit = 4096 if not harness.SANITIZED else 16384
     assert growth < limit, "RSS grew by %d KB" % growth
 
@@ -206,7 +198,7 @@ def test_endless_line_on_every_listener(node, listener, expect):
     """10 MB without a newline to each front end: a protocol error, memory
     bounded by the line limit, and other clients still served."""
     pid = node.proc.pid
-    before = rss_kb(pid)
+    before = harness.rss_kb(pid)
     s = socket.create_connection(("127.0.0.1", node.ports[listener]))
     s.settimeout(10)
     if listener != "http":
@@ -233,6 +225,6 @@ def test_endless_line_on_every_listener(node, listener, expect):
     assert expect in reply, reply[:200]
     code, _ = node.health()
     assert code == 200
-    growth = rss_kb(pid) - before
+    growth = harness.rss_kb(pid) - before
     limit = 4096 if not harness.SANITIZED else 16384
     assert growth < limit, "RSS grew by %d KB on %s" % (growth, listener)
