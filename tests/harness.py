@@ -154,12 +154,27 @@ class Node:
                 raise AssertionError("node %d exited with %s:\n%s" %
                                      (self.node_id, self.proc.returncode,
                                       self.log()))
-            code, _ = self.health()
+            code, body = self.health()
             if code == 200:
                 return
             time.sleep(0.1)
-        raise AssertionError("node %d not healthy after %ss:\n%s" %
-                             (self.node_id, timeout, self.log()[-5000:]))
+        raise AssertionError("node %d not healthy after %ss (health: %s %s):\n%s\n%s" %
+                             (self.node_id, timeout, code, body, self.log()[-5000:],
+                              self.stacks()))
+
+    def stacks(self):
+        """Every thread's stack of the running node (gdb), for a failure
+        message: what a node that does not answer is waiting for."""
+        if self.proc is None or self.proc.poll() is not None or not shutil.which("gdb"):
+            return ""
+        try:
+            out = subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-nx",
+                                  "-ex", "thread apply all bt 25"],
+                                 capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            return "(gdb timed out)"
+        return "stacks:\n" + "\n".join(l for l in out.stdout.splitlines()
+                                       if l.startswith(("#", "Thread")))
 
     def admin(self, method, path, body=None, expect=None, timeout=60):
         """Call the admin API on the node's Unix socket; return (status, json)."""

@@ -8,7 +8,7 @@ PKGS="
 build-essential cmake pkg-config clang libclang-rt-14-dev
 libraft-dev liblmdb-dev lmdb-utils libssl-dev libuv1-dev libclamav-dev
 libargon2-dev libinih-dev libhttp-parser-dev libjansson-dev zlib1g-dev
-libcmocka-dev cppcheck
+libcmocka-dev cppcheck gdb
 openssl ca-certificates curl python3 python3-pytest
 isync swaks btrfs-progs ansible-core haproxy
 "
