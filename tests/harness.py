@@ -279,9 +279,15 @@ class Cluster:
     """Three (or five) real nodes on loopback: node 1 initialises the
     cluster, the others join it with its token, all are started."""
 
-    def __init__(self, size=3):
+    def __init__(self, size=3, node_dirs=None):
+        """node_dirs: a parent directory per node (for example one file
+        system each); by default all under one temporary directory."""
         self.base = tempfile.mkdtemp(prefix="mailnode-cluster-")
-        self.nodes = [Node(node_id=i + 1, base=self.base) for i in range(size)]
+        self.node_bases = [tempfile.mkdtemp(prefix="mailnode-node-", dir=d)
+                           for d in node_dirs] if node_dirs else []
+        self.nodes = [Node(node_id=i + 1,
+                           base=self.node_bases[i] if node_dirs else self.base)
+                      for i in range(size)]
 
     def start(self, timeout=60):
         first = self.nodes[0]

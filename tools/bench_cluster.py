@@ -2,8 +2,8 @@
 """LMTP delivery rate into a single node and into a three-node cluster on
 loopback, with the same load generator (tools/lmtp_bench.c).
 
-    tools/bench_cluster.py [--build DIR] [--dir DATA] [--rounds R] [-n MESSAGES]
-                           [-c CONNECTIONS] [-s SIZE]
+    tools/bench_cluster.py [--build DIR] [--dir DATA] [--node-dirs A,B,C]
+                           [--rounds R] [-n MESSAGES] [-c CONNECTIONS] [-s SIZE]
 
 Starts the nodes from DIR/mailnode (a release build: `make build`), creates
 50 users, runs DIR/lmtp_bench against the leader, prints both rates and
@@ -12,6 +12,8 @@ fresh data) and the medians are compared: on a shared machine the rate
 moves with whatever else runs. Data goes to a temporary directory under DATA (default
 /var/tmp); give a BTRFS mount to measure on the file system mailnode is
 deployed on (tools/btrfs_scratch.sh makes one from a loop image).
+--node-dirs gives each cluster node its own parent directory (one file
+system each, as on real machines; the single node uses the first).
 """
 import argparse
 import os
@@ -48,7 +50,9 @@ def run_bench(build, port, args):
 
 
 def bench_single(args, harness):
-    node = harness.Node(listeners=["lmtp", "http", "cluster"])
+    base = tempfile.mkdtemp(prefix="mailnode-node-", dir=args.node_dirs[0]) \
+        if args.node_dirs else None
+    node = harness.Node(base=base, listeners=["lmtp", "http", "cluster"])
     try:
         node.init()
         node.start()
@@ -62,7 +66,7 @@ def bench_single(args, harness):
 
 
 def bench_cluster(args, harness):
-    cluster = harness.Cluster(3)
+    cluster = harness.Cluster(3, node_dirs=args.node_dirs)
     for n in cluster.nodes:
         n.listeners = ["lmtp", "http", "cluster"]
         n.write_config()
@@ -85,6 +89,7 @@ def main():
     ap.add_argument("-s", type=int, default=8192)
     ap.add_argument("--dir", default="/var/tmp")
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--node-dirs", type=lambda v: v.split(","), default=None)
     args = ap.parse_args()
     os.environ["MAILNODE_BIN"] = os.path.abspath(os.path.join(args.build, "mailnode"))
     os.environ.setdefault("MAILNODE_LOG_LEVEL", "warn")
