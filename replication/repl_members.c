@@ -5,7 +5,8 @@
  * cluster links. Membership changes run on the leader; a follower forwards
  * them. A joining node is added as a spare and then assigned the voter
  * role, which makes raft catch it up (snapshot, then log) before it
- * counts in the quorum. `mailnode status` gathers every member's own view
+ * counts in the quorum. A voter that joins again (its data was lost) is
+ * made a spare and then a voter. `mailnode status` gathers every member's own view
  * (role, applied index) and the leader's (match index, last contact).
  */
 #include <errno.h>
@@ -73,6 +74,24 @@ assign_cb(struct raft_change *req, int status)
 		op_done(op, 0, "member is a voter");
 }
 
+/* A voter that lost its data (it asks to join again) lost its record of
+ * the term and of its vote with it, and could vote twice in one term.
+ * Made a spare first, it votes no more; promoted again, raft catches it up
+ * first, and by then it has learnt a term later than any it voted in. */
+static void
+demoted_cb(struct raft_change *req, int status)
+{
+	struct member_op *op = req->data;
+	if (status != 0) {
+		op_done(op, -EIO, raft_strerror(status));
+		return;
+	}
+	log_info("repl", "event=rejoin-demoted id=%llu", (unsigned long long)op->id);
+	int rc = raft_assign(&op->r->raft, &op->change, op->id, RAFT_VOTER, assign_cb);
+	if (rc != 0)
+		op_done(op, -EIO, raft_strerror(rc));
+}
+
 static void
 add_cb(struct raft_change *req, int status)
 {
@@ -109,13 +128,10 @@ leader_add(struct repl *r, uint64_t id, const char *address, repl_op_cb cb, void
 			op_done(op, -EEXIST, "that id is a member with another address");
 			return;
 		}
-		if (s->role == RAFT_VOTER) {
-			/* A node that lost its data rejoins: raft brings it up to
-			 * date from a snapshot. */
-			op_done(op, 0, "already a voter");
-			return;
-		}
-		rc = raft_assign(&r->raft, &op->change, id, RAFT_VOTER, assign_cb);
+		if (s->role == RAFT_VOTER)
+			rc = raft_assign(&r->raft, &op->change, id, RAFT_SPARE, demoted_cb);
+		else
+			rc = raft_assign(&r->raft, &op->change, id, RAFT_VOTER, assign_cb);
 	} else {
 		rc = raft_add(&r->raft, &op->change, id, address, add_cb);
 	}
