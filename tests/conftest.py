@@ -13,9 +13,9 @@ def fast_passwords(node):
     node.set_config("password.scram_iterations", 4096)
 
 
-@pytest.fixture
-def node():
-    """A single initialised node (a cluster of one), started and healthy."""
+def running_node():
+    """A single initialised node (a cluster of one), started and healthy;
+    stopped (a clean exit asserted) and removed after."""
     n = harness.Node()
     n.init()
     n.start()
@@ -26,22 +26,19 @@ def node():
         n.stop()
     finally:
         n.cleanup()
+
+
+@pytest.fixture
+def node():
+    """A node of its own for one test."""
+    yield from running_node()
 
 
 @pytest.fixture(scope="module")
 def inode():
     """One node for a whole test module; its tests keep apart by each
     making its own users (unique_user)."""
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
+    yield from running_node()
 
 
 _seq = [0]

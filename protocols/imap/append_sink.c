@@ -32,6 +32,7 @@
  * command (imap__append_release): nothing of a refused APPEND remains.
  * XXX RFC 6855 §4: "UTF8 (~{n})" as a part inside CATENATE is refused.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@
 #include "node/msgin.h"
 #include "protocols/imap/append.h"
 #include "protocols/imap/imapurl.h"
+#include "replication/repl.h"
 
 struct imap_append *
 imap__append_get(struct imap_session *s)
@@ -63,6 +65,18 @@ imap__append_release(struct imap_session *s)
 	free(a->badurl);
 	free(a);
 	s->append = NULL;
+}
+
+void
+imap__append_failed(struct imap_session *s, int status)
+{
+	imap__append_release(s);
+	if (status == -EFBIG)
+		imap__no(s, IMAP_CODE_TOOBIG, "Message too large");
+	else if (status == REPL_EUNAVAILABLE)
+		imap__no(s, IMAP_CODE_UNAVAILABLE, "Cluster unavailable, try again later");
+	else
+		imap__no(s, IMAP_CODE_SERVERBUG, "Cannot store the message now");
 }
 
 const char *

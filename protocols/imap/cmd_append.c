@@ -151,13 +151,7 @@ append_durable(void *arg, int status, struct msgin *m)
 		append_submit(s);
 		return;
 	}
-	imap__append_release(s);
-	if (status == -EFBIG)
-		imap__no(s, IMAP_CODE_TOOBIG, "Message too large");
-	else if (status == REPL_EUNAVAILABLE)
-		imap__no(s, IMAP_CODE_UNAVAILABLE, "Cluster unavailable, try again later");
-	else
-		imap__no(s, IMAP_CODE_SERVERBUG, "Cannot store the message now");
+	imap__append_failed(s, status);
 }
 
 void

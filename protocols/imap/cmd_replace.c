@@ -25,7 +25,6 @@
  * check and the apply does not make the REPLACE fail: the new message is
  * stored and the old one is gone, as the client asked.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -123,13 +122,7 @@ replace_durable(void *arg, int status, struct msgin *m)
 	struct replace_op *op = s->op;
 	s->wait = IMAP_W_NONE;
 	if (status != 0) {
-		imap__append_release(s);
-		if (status == -EFBIG)
-			imap__no(s, IMAP_CODE_TOOBIG, "Message too large");
-		else if (status == REPL_EUNAVAILABLE)
-			imap__no(s, IMAP_CODE_UNAVAILABLE, "Cluster unavailable, try again later");
-		else
-			imap__no(s, IMAP_CODE_SERVERBUG, "Cannot store the message now");
+		imap__append_failed(s, status);
 		return;
 	}
 	if (s->sel == NULL) { /* the mailbox went away meanwhile (BYE sent) */

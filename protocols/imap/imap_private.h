@@ -524,6 +524,9 @@ void imap__auth_release(struct imap_session *s);
 int imap__literal_sink(void *ctx, enum imap_literal_event ev, const struct imap_literal_info *info,
                        const unsigned char *data, size_t len, const char **error_r);
 void imap__append_release(struct imap_session *s);
+/* append_sink.c: the bodies of an APPEND or REPLACE could not be made
+ * durable (status from msgin): released, and the NO that says why. */
+void imap__append_failed(struct imap_session *s, int status);
 /* append_sink.c: "BADURL url" (the response code's text, without the
  * brackets) for the URL the running APPEND refused, made safe to send. */
 const char *imap__append_badurl(struct imap_session *s, char *buf, size_t size);
