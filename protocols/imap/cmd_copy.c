@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "node/lib/util.h"
-#include "node/node.h"
 #include "node/store/store.h"
 #include "protocols/imap/imap_private.h"
 #include "replication/repl.h"
@@ -126,20 +125,12 @@ imap__cmd_copy(struct imap_session *s, const struct imap_cmd *cmd)
 		imap__no(s, IMAP_CODE_LIMIT, "Message set too large");
 		return;
 	}
-	struct node *nd = node_get();
-	struct cmd_batch b;
 	struct cmd c = {.type = move ? CMD_MSG_MOVE : CMD_MSG_COPY,
 	                .user_id = s->user_id,
 	                .mailbox_id = s->sel->id,
 	                .mailbox_id2 = m.id,
 	                .uidvalidity = s->sel->uidvalidity,
 	                .ranges = {.n = nr, .v = ranges}};
-	cmd_batch_init(&b, nd ? nd->cfg->node_id : 0, 0);
-	if (cmd_batch_add(&b, &c) != 0) {
-		cmd_batch_deinit(&b);
+	if (imap__submit_one(s, &c, copy_done) != 0)
 		imap__no(s, IMAP_CODE_LIMIT, "Request too large");
-		return;
-	}
-	imap__submit(s, &b, copy_done);
-	cmd_batch_deinit(&b);
 }

@@ -15,7 +15,6 @@
  * [UNAVAILABLE]. With nothing \Deleted no log entry is made.
  */
 #include "node/lib/util.h"
-#include "node/node.h"
 #include "node/store/store.h"
 #include "protocols/imap/imap_private.h"
 #include "replication/repl.h"
@@ -80,20 +79,12 @@ imap__cmd_expunge(struct imap_session *s, const struct imap_cmd *cmd)
 		imap__ok(s, IMAP_CODE_NONE, "EXPUNGE completed");
 		return;
 	}
-	struct node *n = node_get();
-	struct cmd_batch b;
 	struct cmd c = {.type = CMD_MSG_EXPUNGE,
 	                .user_id = s->user_id,
 	                .mailbox_id = s->sel->id,
 	                .uidvalidity = s->sel->uidvalidity,
 	                .mode = cmd->uid ? EXPUNGE_UIDS_DELETED : EXPUNGE_ALL_DELETED,
 	                .ranges = {.n = nr, .v = ranges}};
-	cmd_batch_init(&b, n ? n->cfg->node_id : 0, 0);
-	if (cmd_batch_add(&b, &c) != 0) {
-		cmd_batch_deinit(&b);
+	if (imap__submit_one(s, &c, expunge_done) != 0)
 		imap__no(s, IMAP_CODE_LIMIT, "Request too large");
-		return;
-	}
-	imap__submit(s, &b, expunge_done);
-	cmd_batch_deinit(&b);
 }

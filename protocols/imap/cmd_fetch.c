@@ -37,7 +37,6 @@
 
 #include "node/lib/util.h"
 #include "node/net/conn.h"
-#include "node/node.h"
 #include "node/store/store.h"
 #include "protocols/imap/cmd_fetch.h"
 #include "protocols/imap/fetch.h"
@@ -183,8 +182,6 @@ fetch_set_seen_submit(struct imap_session *s, struct fetch_op *op)
 	uint32_t nr = imap__view_ranges(s, unseen, k, &ranges);
 	if (nr == 0 || nr > CMD_RANGES_MAX)
 		return -1;
-	struct node *n = node_get();
-	struct cmd_batch b;
 	struct cmd c = {.type = CMD_MSG_STORE,
 	                .user_id = s->user_id,
 	                .mailbox_id = s->sel->id,
@@ -192,13 +189,8 @@ fetch_set_seen_submit(struct imap_session *s, struct fetch_op *op)
 	                .ranges = {.n = nr, .v = ranges},
 	                .mode = STORE_ADD,
 	                .flags = MSG_SEEN};
-	cmd_batch_init(&b, n ? n->cfg->node_id : 0, 0);
-	if (cmd_batch_add(&b, &c) != 0) {
-		cmd_batch_deinit(&b);
+	if (imap__submit_one(s, &c, fetch_seen_done) != 0)
 		return -1;
-	}
-	imap__submit(s, &b, fetch_seen_done);
-	cmd_batch_deinit(&b);
 	return 1;
 }
 

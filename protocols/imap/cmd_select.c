@@ -32,7 +32,6 @@
 
 #include "node/lib/log.h"
 #include "node/lib/util.h"
-#include "node/node.h"
 #include "node/store/store.h"
 #include "protocols/imap/imap_private.h"
 #include "protocols/imap/mutf7.h"
@@ -200,21 +199,13 @@ imap__cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 		select_finish(s, examine ? m.first_recent_uid : 0, examine ? m.uidnext : 0);
 		return;
 	}
-	struct node *n = node_get();
-	struct cmd_batch b;
 	struct cmd c = {.type = CMD_MAILBOX_CLAIM_RECENT,
 	                .user_id = s->user_id,
 	                .mailbox_id = m.id,
 	                .uid = m.uidnext};
 	op->claim_uid = m.uidnext;
-	cmd_batch_init(&b, n ? n->cfg->node_id : 0, 0);
-	if (cmd_batch_add(&b, &c) != 0) {
-		cmd_batch_deinit(&b);
+	if (imap__submit_one(s, &c, select_claimed) != 0)
 		select_finish(s, 0, 0);
-		return;
-	}
-	imap__submit(s, &b, select_claimed);
-	cmd_batch_deinit(&b);
 }
 
 void
@@ -261,17 +252,13 @@ imap__cmd_close(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	/* §6.4.2: expunge silently; no EXPUNGE responses follow. */
-	struct node *n = node_get();
-	struct cmd_batch b;
 	struct cmd c = {.type = CMD_MSG_EXPUNGE,
 	                .user_id = s->user_id,
 	                .mailbox_id = sel->id,
 	                .uidvalidity = sel->uidvalidity,
 	                .mode = EXPUNGE_ALL_DELETED};
-	cmd_batch_init(&b, n ? n->cfg->node_id : 0, 0);
-	cmd_batch_add(&b, &c);
-	imap__submit(s, &b, close_expunged);
-	cmd_batch_deinit(&b);
+	if (imap__submit_one(s, &c, close_expunged) != 0)
+		close_expunged(s, REPL_ETOOBIG, NULL);
 }
 
 void

@@ -28,7 +28,6 @@
 
 #include "node/lib/util.h"
 #include "node/net/conn.h"
-#include "node/node.h"
 #include "node/store/store.h"
 #include "protocols/imap/imap_private.h"
 #include "replication/repl.h"
@@ -284,8 +283,6 @@ imap__cmd_store(struct imap_session *s, const struct imap_cmd *cmd)
 		imap__no(s, IMAP_CODE_LIMIT, "Message set too large");
 		return;
 	}
-	struct node *n = node_get();
-	struct cmd_batch b;
 	struct cmd c = {.type = CMD_MSG_STORE,
 	                .user_id = s->user_id,
 	                .mailbox_id = s->sel->id,
@@ -295,12 +292,6 @@ imap__cmd_store(struct imap_session *s, const struct imap_cmd *cmd)
 	                .flags = flags,
 	                .keywords = {.n = nnames, .v = names},
 	                .modseq = unchanged ? since : 0};
-	cmd_batch_init(&b, n ? n->cfg->node_id : 0, 0);
-	if (cmd_batch_add(&b, &c) != 0) {
-		cmd_batch_deinit(&b);
+	if (imap__submit_one(s, &c, store_done) != 0)
 		imap__no(s, IMAP_CODE_LIMIT, "Request too large");
-		return;
-	}
-	imap__submit(s, &b, store_done);
-	cmd_batch_deinit(&b);
 }

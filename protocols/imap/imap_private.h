@@ -312,6 +312,9 @@ void imap__sched_forget(struct imap_session *s);
 /* Submit a batch; cb runs once with the outcome (never from inside). The
  * session waits meanwhile. */
 void imap__submit(struct imap_session *s, struct cmd_batch *b, imap_submit_fn *cb);
+/* Submit one command as a batch of its own; -1 (nothing submitted, the
+ * caller answers) if it does not fit in one. */
+int imap__submit_one(struct imap_session *s, const struct cmd *c, imap_submit_fn *cb);
 /* A submitted batch's failure as a tagged NO (UNAVAILABLE...). */
 void imap__submit_failed(struct imap_session *s, int status);
 /* A command result's status as a tagged NO. */

@@ -252,6 +252,21 @@ imap__submit(struct imap_session *s, struct cmd_batch *b, imap_submit_fn *cb)
 	s->req = repl_submit(r, b, submit_done, s);
 }
 
+int
+imap__submit_one(struct imap_session *s, const struct cmd *c, imap_submit_fn *cb)
+{
+	struct node *n = node_get();
+	struct cmd_batch b;
+	cmd_batch_init(&b, n ? n->cfg->node_id : 0, 0);
+	if (cmd_batch_add(&b, c) != 0) {
+		cmd_batch_deinit(&b);
+		return -1;
+	}
+	imap__submit(s, &b, cb);
+	cmd_batch_deinit(&b);
+	return 0;
+}
+
 void
 imap__submit_failed(struct imap_session *s, int status)
 {

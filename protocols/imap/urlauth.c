@@ -382,18 +382,10 @@ imap__cmd_resetkey(struct imap_session *s, const struct imap_cmd *cmd)
 		}
 		mailbox_id = m.id;
 	}
-	struct node *n = node_get();
-	struct cmd_batch b;
 	struct cmd c = {.type = CMD_URLAUTH_KEY,
 	                .user_id = s->user_id,
 	                .mailbox_id = mailbox_id,
 	                .mode = URLAUTH_KEY_RESET};
-	cmd_batch_init(&b, n ? n->cfg->node_id : 0, 0);
-	if (cmd_batch_add(&b, &c) != 0) {
-		cmd_batch_deinit(&b);
+	if (imap__submit_one(s, &c, resetkey_done) != 0)
 		imap__no(s, IMAP_CODE_SERVERBUG, "RESETKEY failed");
-		return;
-	}
-	imap__submit(s, &b, resetkey_done);
-	cmd_batch_deinit(&b);
 }
