@@ -177,6 +177,28 @@ store_fop_exec(struct store *st, struct store_fop *f)
 	return rc;
 }
 
+/* A path as recorded: relative to the data directory, so that the rows
+ * still apply if the directory is moved (restored elsewhere) before they
+ * are re-run. */
+static const char *
+store_fop_relpath(const struct store *st, const char *path)
+{
+	size_t n = strlen(st->data_dir);
+	if (path && strncmp(path, st->data_dir, n) == 0 && path[n] == '/')
+		return path + n + 1;
+	return path ? path : "";
+}
+
+/* A recorded path as a path to run: relative ones under the data
+ * directory (rows from before paths were recorded relative are absolute). */
+static char *
+store_fop_abspath(const struct store *st, const char *p, uint16_t len)
+{
+	if (len > 0 && p[0] == '/')
+		return xstrndup(p, len);
+	return xasprintf("%s/%.*s", st->data_dir, (int)len, p);
+}
+
 /* Record: kind u8 | a str | b str | hash [32]. */
 static int
 store_fop_record(struct store *st, const struct store_fop *f)
@@ -186,8 +208,10 @@ store_fop_record(struct store *st, const struct store_fop *f)
 	nbuf_init(&b, 16384);
 	wire_writer_init(&w, &b);
 	wire_put_u8(&w, (uint8_t)f->kind);
-	wire_put_str(&w, f->a, strlen(f->a));
-	wire_put_str(&w, f->b ? f->b : "", f->b ? strlen(f->b) : 0);
+	const char *a = store_fop_relpath(st, f->a);
+	const char *bp = store_fop_relpath(st, f->b);
+	wire_put_str(&w, a, strlen(a));
+	wire_put_str(&w, bp, strlen(bp));
 	wire_put_raw(&w, f->hash, CMD_HASH_LEN);
 	uint8_t k[8];
 	wire_be64(k, ++st->fileops_seq);
@@ -280,8 +304,8 @@ store__fileops_recover(struct store *st, const char **error_r)
 		const char *b = wire_get_str(&r, 8192, &blen);
 		const uint8_t *h = wire_get_raw(&r, CMD_HASH_LEN);
 		if (wire_done(&r) == 0 && f.kind <= FOP_RMTREE) {
-			f.a = xstrndup(a, alen);
-			f.b = blen ? xstrndup(b, blen) : NULL;
+			f.a = store_fop_abspath(st, a, alen);
+			f.b = blen ? store_fop_abspath(st, b, blen) : NULL;
 			memcpy(f.hash, h, CMD_HASH_LEN);
 			rc = store_fop_exec(st, &f);
 			free(f.a);

@@ -8,7 +8,8 @@
  * that every message's maildir file and body are there. Before the replay
  * the maildir may also hold the files of entries applied but not committed
  * when the kill landed; the replay re-applies those entries under the
- * same names, after which files and messages match exactly.
+ * same names, after which files and messages match exactly. Every other
+ * round the data directory is moved between the kill and the restart.
  */
 #include "tests/unit/testutil.h"
 
@@ -201,8 +202,23 @@ test_kill_during_appends(void **state)
 			reported = v; /* reports written before the kill */
 		close(pfd[0]);
 
+		/* Every other round the data directory is moved before the
+		 * restart (restored elsewhere): the recorded file operations
+		 * re-run under the new place. */
+		char *old_dir = NULL;
+		if (round % 2 == 1) {
+			char *moved = xasprintf("%s-moved", dir);
+			assert_int_equal(rename(dir, moved), 0);
+			old_dir = dir;
+			dir = moved;
+		}
 		/* Restart: what was reported committed is there. */
 		assert_int_equal(store_open(dir, NULL, &st, &err), 0);
+		if (old_dir != NULL) {
+			/* nothing re-created where the directory used to be */
+			assert_int_not_equal(access(old_dir, F_OK), 0);
+			free(old_dir);
+		}
 		assert_true(store_applied_index(st) >= reported);
 		check_consistent(st, dir, reported, 0);
 		/* Raft replays the log; apply skips what it holds. */
