@@ -19,8 +19,8 @@ main_usage(FILE *f)
 	fprintf(f,
 		"usage: mailnode [--config FILE] [--log-level LEVEL] [--json] COMMAND [ARGS]\n"
 		"\n"
-		"mailnode is a cluster-aware, high-availability mail storage node: IMAP, POP3,\n"
-		"LMTP over a raft-replicated store.\n"
+		"mailnode is a cluster-aware, high-availability mail storage node: IMAP, POP3\n"
+		"and LMTP over a raft-replicated store.\n"
 		"\n"
 		"global options:\n"
 		"  -c, --config FILE     node bootstrap file (default: the embedded default,\n"
