@@ -67,10 +67,11 @@ urlfetch_open(struct imap_session *s, struct urlfetch_op *op)
 	uint32_t owner;
 	enum imap_code code;
 	struct nbuf line;
-	nbuf_init(&line, IMAP_URL_MAX + 64);
-	nbuf_puts(&line, " ");
 	int ok = imap_arg_get_astring(&op->urls[op->i], &url, &len);
-	imap__string_write(ok ? url : "", ok ? len : 0, &line);
+	nbuf_init(&line, 2 * (ok ? len : 0) + 64); /* quoted, or a literal */
+	nbuf_puts(&line, " ");
+	if (imap__string_write(ok ? url : "", ok ? len : 0, &line) != 0)
+		abort(); /* the buffer holds either form of a URL of len bytes */
 	ok = ok && imap_url_parse(a, url, len, &u, &err) == 0 && u.access != NULL &&
 	     imap__urlauth_verify(s, &u, url, len, &owner, &err) == 1 &&
 	     imap__url_open(s, &u, owner, &op->m, &code, &err) == 0;
@@ -139,6 +140,12 @@ imap__cmd_urlfetch(struct imap_session *s, const struct imap_cmd *cmd)
 		size_t len;
 		if (!imap_arg_get_astring(&cmd->args[i], &u, &len)) {
 			imap__bad(s, "URLFETCH takes URLs");
+			return;
+		}
+		/* Each URL is echoed in the answer: refused before any of it
+		 * is written, so the answer is never cut short. */
+		if (len > IMAP_URL_MAX) {
+			imap__no(s, IMAP_CODE_TOOBIG, "URL too long");
 			return;
 		}
 	}

@@ -225,6 +225,23 @@ def test_genurlauth_errors(inode, pair):
     assert st == "NO" and not u, (u, t)
 
 
+def test_urlfetch_long_urls(inode, pair):
+    """Every URL is echoed in the answer: a long one (sent as a literal)
+    comes back whole, one beyond the URL limit is refused before anything
+    is written, and the session stays in step."""
+    joe, fred, r, uid = pair
+    url = "imap://%s@localhost/INBOX/;UID=%d;URLAUTH=anonymous:INTERNAL:%s" % (
+        enc(joe), uid, "0" * 64)
+    url += "x" * (2000 - len(url))
+    untagged, tagged = r.literal_cmd("URLFETCH", url)
+    assert " OK " in tagged, tagged
+    assert untagged == ["* URLFETCH {2000}\r\n" + url + " NIL"], untagged
+    untagged, tagged = r.literal_cmd("URLFETCH", "y" * 9000)
+    assert " NO " in tagged and code(tagged, "TOOBIG") is not None, (untagged, tagged)
+    assert untagged == [], untagged
+    r.ok("NOOP")
+
+
 def test_keys_not_logged(inode, pair):
     joe, fred, r, uid = pair
     full = genurlauth(r, rump(joe, uid, "authuser"))
