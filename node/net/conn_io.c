@@ -204,7 +204,7 @@ conn_start(struct conn *c)
 int
 conn_start_tls(struct conn *c, struct tls_ctx *ctx, int server)
 {
-	if (c->tls != NULL)
+	if (c->tls != NULL || c->z != NULL) /* TLS goes under DEFLATE, not over */
 		return -1;
 	/* CVE-2011-0411: nothing the client sent in plaintext after the
 	 * STARTTLS command may be read as if it came over TLS. */

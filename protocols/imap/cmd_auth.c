@@ -53,6 +53,12 @@ imap__cmd_starttls(struct imap_session *s, const struct imap_cmd *cmd)
 		imap__bad(s, "TLS is already active");
 		return;
 	}
+	/* COMPRESS stays on across UNAUTHENTICATE; TLS can no longer go
+	 * under it (RFC 4978 §4: TLS first, then COMPRESS). */
+	if (conn_is_compressed(s->conn)) {
+		imap__bad(s, "STARTTLS is not possible after COMPRESS");
+		return;
+	}
 	if (n == NULL || n->tls_server == NULL) {
 		imap__no(s, IMAP_CODE_UNAVAILABLE, "TLS is not available");
 		return;

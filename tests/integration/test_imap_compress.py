@@ -130,6 +130,11 @@ def test_compress_twice_and_bad_algorithm(inode):
     assert st == "NO" and code(tagged, "COMPRESSIONACTIVE") == "", tagged
     # still usable, still compressed
     r.ok("NOOP")
+    # UNAUTHENTICATE keeps COMPRESS; TLS can no longer go under it
+    r.ok("UNAUTHENTICATE")
+    st, _, tagged = r.status("STARTTLS")
+    assert st == "BAD", tagged
+    r.ok("NOOP")
     r.close()
 
 
