@@ -145,10 +145,12 @@ imap__urlauth_verify(struct imap_session *s, const struct imap_url *u, const cha
 	         urlauth_mailbox(t, user.id, u, &m) == 1 &&
 	         store_urlauth_key_get(t, user.id, m.id, key) == 1;
 	store_read_end(&t);
+	/* The MAC is computed whether or not the user, mailbox and key
+	 * exist, so that the time taken does not tell which. */
 	if (!ok)
-		return 0;
+		memset(key, 0, sizeof(key));
 	hmac_sha256(key, sizeof(key), url, u->rump_len, want);
-	ok = ct_equal(want, got, sizeof(want));
+	ok = ok && ct_equal(want, got, sizeof(want));
 	explicit_bzero(key, sizeof(key));
 	explicit_bzero(want, sizeof(want));
 	if (!ok)

@@ -98,6 +98,12 @@ test_absolute_and_urlauth(void **state)
 	                       &u, &err),
 	                 0);
 	assert_int_equal(u.expire, 1136073600);
+	/* a leap day that exists */
+	assert_int_equal(
+	        parse(&a, "imap://u@h/INBOX/;UID=1;EXPIRE=2008-02-29T00:00:00Z;URLAUTH=anonymous",
+	              &u, &err),
+	        0);
+	assert_int_equal(u.expire, 1204243200);
 	/* no user: anonymous access to a server */
 	assert_int_equal(parse(&a, "imap://host/INBOX/;UID=1", &u, &err), 0);
 	assert_null(u.user);
@@ -133,6 +139,9 @@ test_refused(void **state)
 	        "/INBOX/;UID=1junk",
 	        "/INBOX/;UID=1;EXPIRE=2006-01-01T00:00:00Z",
 	        "imap://u@h/INBOX/;UID=1;EXPIRE=2006-13-01T00:00:00Z;URLAUTH=anonymous",
+	        "imap://u@h/INBOX/;UID=1;EXPIRE=2006-02-31T00:00:00Z;URLAUTH=anonymous",
+	        "imap://u@h/INBOX/;UID=1;EXPIRE=2006-02-29T00:00:00Z;URLAUTH=anonymous",
+	        "imap://u@h/INBOX/;UID=1;EXPIRE=2006-04-31T00:00:00Z;URLAUTH=anonymous",
 	        "imap://u@h/INBOX/;UID=1;EXPIRE=2006-01-01 00:00:00Z;URLAUTH=anonymous",
 	        "imap://u@h/INBOX/;UID=1;EXPIRE=2006-01-01T00:00:00;URLAUTH=anonymous",
 	        "imap://u@h/INBOX/;UID=1;URLAUTH=",
