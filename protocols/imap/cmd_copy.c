@@ -77,7 +77,6 @@ copy_done(struct imap_session *s, int status, struct cmd_results *rs)
 void
 imap__cmd_copy(struct imap_session *s, const struct imap_cmd *cmd)
 {
-	char name[SCHEMA_NAME_MAX + 1];
 	const char *err;
 	bool move = strcmp(cmd->name, "MOVE") == 0;
 	if (cmd->argc != 2) {
@@ -96,25 +95,9 @@ imap__cmd_copy(struct imap_session *s, const struct imap_cmd *cmd)
 		imap__no(s, IMAP_CODE_READONLY, "Mailbox is read-only");
 		return;
 	}
-	if (imap__mailbox_arg(s, &cmd->args[1], 0, name, sizeof(name), &err) != 0) {
-		imap__no(s, IMAP_CODE_TRYCREATE, "%s", err);
-		return;
-	}
-	struct store_txn *t;
 	struct store_mailbox m;
-	if (store_read_begin(imap__store(), &t) != 0) {
-		imap__no(s, IMAP_CODE_UNAVAILABLE, "Cannot read the mailbox now");
+	if (imap__mailbox_lookup(s, &cmd->args[1], IMAP_CODE_TRYCREATE, &m) != 0)
 		return;
-	}
-	int rc = store_mailbox_get(t, s->user_id, name, &m);
-	store_read_end(&t);
-	if (rc != 1) {
-		if (rc < 0)
-			imap__no(s, IMAP_CODE_UNAVAILABLE, "Cannot read the mailbox now");
-		else
-			imap__no(s, IMAP_CODE_TRYCREATE, "Mailbox does not exist");
-		return;
-	}
 	if (n == 0) {
 		imap__ok(s, IMAP_CODE_NONE, "%s completed (no messages)", cmd->name);
 		return;

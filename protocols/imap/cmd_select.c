@@ -144,7 +144,6 @@ select_claimed(struct imap_session *s, int status, struct cmd_results *rs)
 void
 imap__cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 {
-	char name[SCHEMA_NAME_MAX + 1];
 	const char *err;
 	bool examine = strcmp(cmd->name, "EXAMINE") == 0;
 	struct imap_select_params params;
@@ -166,25 +165,9 @@ imap__cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	if (params.condstore || params.qresync)
 		imap__condstore_enable(s);
-	if (imap__mailbox_arg(s, &cmd->args[0], 0, name, sizeof(name), &err) != 0) {
-		imap__no(s, IMAP_CODE_NONEXISTENT, "%s", err);
-		return;
-	}
-	struct store_txn *t;
 	struct store_mailbox m;
-	if (store_read_begin(imap__store(), &t) != 0) {
-		imap__no(s, IMAP_CODE_UNAVAILABLE, "Cannot read the mailbox now");
+	if (imap__mailbox_lookup(s, &cmd->args[0], IMAP_CODE_NONEXISTENT, &m) != 0)
 		return;
-	}
-	int rc = store_mailbox_get(t, s->user_id, name, &m);
-	store_read_end(&t);
-	if (rc != 1) {
-		if (rc < 0)
-			imap__no(s, IMAP_CODE_UNAVAILABLE, "Cannot read the mailbox now");
-		else
-			imap__no(s, IMAP_CODE_NONEXISTENT, "Mailbox does not exist");
-		return;
-	}
 	struct select_op *op = arena_zalloc(imap__arena(s), sizeof(*op));
 	if (op == NULL) {
 		imap__no(s, IMAP_CODE_SERVERBUG, "Out of memory");

@@ -403,6 +403,12 @@ void imap__view_hms_report(struct imap_session *s, bool noexp);
  * *error_r. */
 int imap__mailbox_arg(struct imap_session *s, const struct imap_arg *arg, unsigned flags, char *out,
                       size_t out_size, const char **error_r);
+/* The mailbox arg names, looked up in a read transaction of its own:
+ * 0 with *m, or -1 after answering NO (with `missing` when the name is
+ * invalid or no such mailbox exists, UNAVAILABLE when the index cannot be
+ * read). */
+int imap__mailbox_lookup(struct imap_session *s, const struct imap_arg *arg,
+                         enum imap_code missing, struct store_mailbox *m);
 /* Append a mailbox name (UTF-8) as it goes on the wire: modified UTF-7,
  * quoted (or a literal when quoting cannot carry it). */
 int imap__mailbox_write(struct imap_session *s, const char *name, struct nbuf *out);

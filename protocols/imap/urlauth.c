@@ -363,25 +363,9 @@ imap__cmd_resetkey(struct imap_session *s, const struct imap_cmd *cmd)
 		}
 	}
 	if (cmd->argc > 0) {
-		char name[SCHEMA_NAME_MAX + 1];
-		const char *err;
-		struct store_txn *t;
 		struct store_mailbox m;
-		if (imap__mailbox_arg(s, &cmd->args[0], 0, name, sizeof(name), &err) != 0) {
-			imap__no(s, IMAP_CODE_NONEXISTENT, "%s", err);
+		if (imap__mailbox_lookup(s, &cmd->args[0], IMAP_CODE_NONEXISTENT, &m) != 0)
 			return;
-		}
-		if (store_read_begin(imap__store(), &t) != 0) {
-			imap__no(s, IMAP_CODE_UNAVAILABLE, "Cannot read the mailbox now");
-			return;
-		}
-		int rc = store_mailbox_get(t, s->user_id, name, &m);
-		store_read_end(&t);
-		if (rc != 1) {
-			imap__no(s, rc < 0 ? IMAP_CODE_UNAVAILABLE : IMAP_CODE_NONEXISTENT, "%s",
-			         rc < 0 ? "Cannot read the mailbox now" : "No such mailbox");
-			return;
-		}
 		mailbox_id = m.id;
 	}
 	struct cmd c = {.type = CMD_URLAUTH_KEY,

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "node/lib/util.h"
+#include "node/store/store.h"
 #include "protocols/imap/fetch.h"
 #include "protocols/imap/imap_private.h"
 #include "protocols/imap/mutf7.h"
@@ -35,6 +36,30 @@ imap__mailbox_arg(struct imap_session *s, const struct imap_arg *arg, unsigned f
 	}
 	return imap_mailbox_name_from_wire(str, len, (s->flags & IMAP_SF_UTF8) != 0, flags, out,
 	                                   out_size, &n, error_r);
+}
+
+int
+imap__mailbox_lookup(struct imap_session *s, const struct imap_arg *arg, enum imap_code missing,
+                     struct store_mailbox *m)
+{
+	char name[SCHEMA_NAME_MAX + 1];
+	const char *err;
+	struct store_txn *t;
+	if (imap__mailbox_arg(s, arg, 0, name, sizeof(name), &err) != 0) {
+		imap__no(s, missing, "%s", err);
+		return -1;
+	}
+	if (store_read_begin(imap__store(), &t) != 0) {
+		imap__no(s, IMAP_CODE_UNAVAILABLE, "Cannot read the mailbox now");
+		return -1;
+	}
+	int rc = store_mailbox_get(t, s->user_id, name, m);
+	store_read_end(&t);
+	if (rc < 0)
+		imap__no(s, IMAP_CODE_UNAVAILABLE, "Cannot read the mailbox now");
+	else if (rc == 0)
+		imap__no(s, missing, "Mailbox does not exist");
+	return rc == 1 ? 0 : -1;
 }
 
 /* A string as quoted (8-bit allowed when utf8 and the whole is valid
