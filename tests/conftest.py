@@ -53,6 +53,17 @@ def unique_user(node, tag, pw="pw", **kw):
 
 
 @pytest.fixture
+def small_quarantine_node(monkeypatch):
+    """A node whose AddressSanitizer keeps little freed memory aside, so
+    that its RSS says what the node holds."""
+    if harness.SANITIZED:
+        monkeypatch.setenv("ASAN_OPTIONS",
+                           "detect_leaks=1:abort_on_error=0:exitcode=99:"
+                           "detect_stack_use_after_return=0:quarantine_size_mb=1")
+    yield from running_node()
+
+
+@pytest.fixture
 def cluster():
     """Three initialised, started nodes forming one cluster."""
     c = harness.Cluster(3)

@@ -8,7 +8,6 @@ literal after a bad URL), and APPEND of binary data as literal8 (RFC 3516
 §4.4)."""
 import re
 
-
 import conftest
 from imap_raw import Raw, code, fetches, uidset
 

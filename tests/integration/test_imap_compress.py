@@ -12,8 +12,6 @@ import ssl
 import time
 import zlib
 
-import pytest
-
 import conftest
 import harness
 from imap_raw import Raw, code
@@ -253,24 +251,6 @@ def test_garbage_after_compress_command(inode):
     assert r.line().startswith("c OK")
     assert wait_closed(r.s)
     r.close()
-
-
-@pytest.fixture
-def small_quarantine_node(monkeypatch):
-    if harness.SANITIZED:
-        monkeypatch.setenv("ASAN_OPTIONS",
-                           "detect_leaks=1:abort_on_error=0:exitcode=99:"
-                           "detect_stack_use_after_return=0:quarantine_size_mb=1")
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
 
 
 def test_decompression_bomb_bounded(small_quarantine_node):

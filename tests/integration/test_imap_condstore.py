@@ -10,7 +10,6 @@ held back during FETCH, [CLOSED], and the BAD answers the RFC prescribes
 for bad input."""
 import re
 
-
 import conftest
 from imap_raw import Raw, code, fetches, items, uidset
 

@@ -7,8 +7,6 @@ import random
 import socket
 import time
 
-import pytest
-
 import conftest
 import harness
 
@@ -133,26 +131,6 @@ def test_search_nested_10000_deep(inode):
     out = r.cmd("c", "SEARCH " + "OR ALL " * 5000 + "ALL")
     assert out[-1].startswith("c BAD") or out[-1].startswith("c OK"), out[-1][:200]
     assert r.cmd("n", "NOOP")[-1] == "n OK NOOP completed"
-
-
-@pytest.fixture
-def small_quarantine_node(monkeypatch):
-    """A node whose AddressSanitizer keeps little freed memory aside, so
-    that its RSS says what the node holds."""
-    if harness.SANITIZED:
-        monkeypatch.setenv("ASAN_OPTIONS",
-                           "detect_leaks=1:abort_on_error=0:exitcode=99:"
-                           "detect_stack_use_after_return=0:quarantine_size_mb=1")
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
 
 
 def test_memory_stays_bounded(small_quarantine_node):

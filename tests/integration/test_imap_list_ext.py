@@ -6,7 +6,6 @@ follow another session's changes, and the BAD answers for options that
 are unknown, repeated or combined as the RFCs forbid."""
 import re
 
-
 import conftest
 from imap_raw import Raw
 

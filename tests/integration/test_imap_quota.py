@@ -8,7 +8,6 @@ with it: SIZE (RFC 8438), DELETED and DELETED-STORAGE."""
 import imaplib
 import re
 
-
 import conftest
 from imap_raw import Raw, code
 

@@ -9,7 +9,6 @@ that is no mailbox is \\NonExistent, §6.3.9); CLOSED marks a reselect;
 BINARY works. A session that did not enable it keeps IMAP4rev1."""
 import re
 
-
 import conftest
 from imap_raw import Raw, fetches
 

@@ -18,7 +18,6 @@ import time
 import pytest
 
 import conftest
-import harness
 
 T = 60
 MIME = os.path.join(os.path.dirname(__file__), "..", "data", "mime")
@@ -26,16 +25,7 @@ MIME = os.path.join(os.path.dirname(__file__), "..", "data", "mime")
 
 @pytest.fixture(scope="module")
 def snode():
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
+    yield from conftest.running_node()
 
 
 def new_user(node):

@@ -28,16 +28,7 @@ MB = 1024 * 1024
 @pytest.fixture(scope="module")
 def lnode():
     """One node for the module; tests use their own domains and users."""
-    n = harness.Node()
-    n.init()
-    n.start()
-    n.wait_leader()
-    conftest.fast_passwords(n)
-    yield n
-    try:
-        n.stop()
-    finally:
-        n.cleanup()
+    yield from conftest.running_node()
 
 
 _domain_seq = [0]
