@@ -21,7 +21,7 @@ struct acct_op {
 	accounts_cb cb;
 	void *arg;
 	struct cmd_batch batch;
-	const char *what;    /* for messages: "user", "domain", ... */
+	const char *what; /* for messages: "user", "domain", ... */
 	/* password hashing */
 	uv_work_t work;
 	char *password;
@@ -29,7 +29,7 @@ struct acct_op {
 	struct password_params params;
 	struct auth_credentials cred;
 	int hash_rc;
-	struct cmd cmd;      /* the command waiting for its credentials */
+	struct cmd cmd; /* the command waiting for its credentials */
 	char address[CMD_ADDRESS_MAX + 1];
 	int demo;
 };
@@ -38,15 +38,33 @@ static const char *
 status_message(enum cmd_status s, const char *what, int *errno_r)
 {
 	switch (s) {
-	case CMD_OK: *errno_r = 0; return "done";
-	case CMD_ENOTFOUND: *errno_r = -ENOENT; return "not found";
-	case CMD_EEXISTS: *errno_r = -EEXIST; return "already exists";
-	case CMD_EINVALID: *errno_r = -EINVAL; return "invalid";
-	case CMD_ENOPERM: *errno_r = -EPERM; return "not permitted";
-	case CMD_ENOTEMPTY: *errno_r = -ENOTEMPTY; return "still in use";
-	case CMD_ELOOP: *errno_r = -ELOOP; return "that alias would create a loop";
-	case CMD_ELIMIT: *errno_r = -E2BIG; return "a limit was reached";
-	default: *errno_r = -EIO; return cmd_status_name(s);
+	case CMD_OK:
+		*errno_r = 0;
+		return "done";
+	case CMD_ENOTFOUND:
+		*errno_r = -ENOENT;
+		return "not found";
+	case CMD_EEXISTS:
+		*errno_r = -EEXIST;
+		return "already exists";
+	case CMD_EINVALID:
+		*errno_r = -EINVAL;
+		return "invalid";
+	case CMD_ENOPERM:
+		*errno_r = -EPERM;
+		return "not permitted";
+	case CMD_ENOTEMPTY:
+		*errno_r = -ENOTEMPTY;
+		return "still in use";
+	case CMD_ELOOP:
+		*errno_r = -ELOOP;
+		return "that alias would create a loop";
+	case CMD_ELIMIT:
+		*errno_r = -E2BIG;
+		return "a limit was reached";
+	default:
+		*errno_r = -EIO;
+		return cmd_status_name(s);
 	}
 }
 
@@ -70,7 +88,7 @@ op_submitted(void *arg, int status, struct cmd_results *rs)
 	int st = -EAGAIN;
 	if (status != REPL_OK) {
 		snprintf(msg, sizeof(msg), "the cluster cannot accept writes now (%s); try again",
-			 status == REPL_ESHUTDOWN ? "node stopping" : "no leader");
+		         status == REPL_ESHUTDOWN ? "node stopping" : "no leader");
 	} else {
 		/* The first failing command decides. */
 		st = 0;
@@ -120,8 +138,7 @@ op_fail(struct acct_op *op, int status, const char *msg)
 }
 
 static struct cmd_str
-S(const char *s)
-{
+S(const char *s) {
 	return (struct cmd_str){s, strlen(s)};
 }
 
@@ -219,11 +236,11 @@ params_from_config(struct password_params *p)
 	struct store_txn *t;
 	if (n == NULL || n->store == NULL || store_read_begin(n->store, &t) != 0)
 		return;
-	p->argon2_m_kib = (uint32_t)store_config_u64(t, "password.argon2_memory_kib",
-						     p->argon2_m_kib);
+	p->argon2_m_kib =
+	        (uint32_t)store_config_u64(t, "password.argon2_memory_kib", p->argon2_m_kib);
 	p->argon2_t = (uint32_t)store_config_u64(t, "password.argon2_passes", p->argon2_t);
-	p->scram_iterations = (uint32_t)store_config_u64(t, "password.scram_iterations",
-							 p->scram_iterations);
+	p->scram_iterations =
+	        (uint32_t)store_config_u64(t, "password.scram_iterations", p->scram_iterations);
 	store_read_end(&t);
 	const char *err;
 	if (password_params_check(p, &err) != 0)
@@ -288,7 +305,7 @@ op_hash_then_submit(struct acct_op *op, const char *password, size_t pwlen)
 
 void
 accounts_user_add(const char *address, const char *password, size_t pwlen, uint64_t quota_bytes,
-		  uint64_t quota_msgs, accounts_cb cb, void *arg)
+                  uint64_t quota_msgs, accounts_cb cb, void *arg)
 {
 	const char *err;
 	struct acct_op *op = op_new(cb, arg, "user", 0);
@@ -297,15 +314,15 @@ accounts_user_add(const char *address, const char *password, size_t pwlen, uint6
 		return;
 	}
 	op->cmd = (struct cmd){.type = CMD_USER_ADD,
-			       .quota_bytes = quota_bytes,
-			       .quota_msgs = quota_msgs,
-			       .enabled = 1};
+	                       .quota_bytes = quota_bytes,
+	                       .quota_msgs = quota_msgs,
+	                       .enabled = 1};
 	op_hash_then_submit(op, password, pwlen);
 }
 
 void
 accounts_user_passwd(const char *address, const char *password, size_t pwlen, accounts_cb cb,
-		     void *arg)
+                     void *arg)
 {
 	const char *err;
 	struct acct_op *op = op_new(cb, arg, "user", 0);
@@ -337,8 +354,7 @@ accounts_cluster_init(int demo, accounts_cb cb, void *arg)
 }
 
 static void
-op_simple_user(enum cmd_type type, const char *address, accounts_cb cb, void *arg,
-	       struct cmd *c)
+op_simple_user(enum cmd_type type, const char *address, accounts_cb cb, void *arg, struct cmd *c)
 {
 	const char *err;
 	struct acct_op *op = op_new(cb, arg, "user", 0);
@@ -375,7 +391,7 @@ accounts_quota_set(const char *address, uint64_t bytes, uint64_t msgs, accounts_
 
 void
 accounts_alias_add(const char *address, const char *const *targets, size_t n, accounts_cb cb,
-		   void *arg)
+                   void *arg)
 {
 	const char *err;
 	struct acct_op *op = op_new(cb, arg, "alias", 0);
@@ -405,8 +421,8 @@ accounts_alias_add(const char *address, const char *const *targets, size_t n, ac
 		v[i] = norm[i];
 	}
 	struct cmd c = {.type = CMD_ALIAS_ADD,
-			.address = S(op->address),
-			.targets = {.n = (uint32_t)n, .v = v}};
+	                .address = S(op->address),
+	                .targets = {.n = (uint32_t)n, .v = v}};
 	cmd_batch_add(&op->batch, &c);
 	free(norm);
 	free(v);
@@ -433,24 +449,24 @@ static const struct {
 	const char *kind; /* "u64", "bool", "string" */
 	const char *help;
 } config_keys[] = {
-	{"quota.storage", "u64", "default storage quota per user, bytes (0: none)"},
-	{"quota.messages", "u64", "default message quota per user (0: none)"},
-	{"limits.message_size", "u64", "largest message accepted, bytes"},
-	{"limits.imap_line", "u64", "longest IMAP command line, bytes"},
-	{"password.argon2_memory_kib", "u64", "Argon2id memory for new passwords, KiB"},
-	{"password.argon2_passes", "u64", "Argon2id passes for new passwords"},
-	{"password.scram_iterations", "u64", "PBKDF2 iterations of SCRAM keys"},
-	{"auth.plaintext_loopback", "bool", "allow PLAIN/LOGIN without TLS from loopback"},
-	{"health.max_lag", "u64", "largest applied-index lag a healthy node may have"},
-	{"pop3.seen_on_retr", "bool", "mark messages \\Seen when RETRieved over POP3"},
-	{"pop3.login_delay", "u64", "seconds between POP3 logins (LOGIN-DELAY), 0: none"},
-	{"pop3.expire", "string", "EXPIRE advertised by POP3 (days, NEVER, or 0)"},
-	{"pop3.idle_timeout", "u64", "seconds a POP3 session may idle"},
-	{"imap.login_timeout", "u64", "seconds to log in before the connection closes"},
-	{"imap.idle_timeout", "u64", "seconds an IMAP session may idle outside IDLE"},
-	{"imap.idle_keepalive", "u64", "seconds between '* OK Still here' during IDLE"},
-	{"imap.commands_per_second", "u64", "IMAP commands per second before slowing down, 0: off"},
-	{"limits.imap_depth", "u64", "deepest parenthesis nesting in an IMAP command"},
+        {"quota.storage", "u64", "default storage quota per user, bytes (0: none)"},
+        {"quota.messages", "u64", "default message quota per user (0: none)"},
+        {"limits.message_size", "u64", "largest message accepted, bytes"},
+        {"limits.imap_line", "u64", "longest IMAP command line, bytes"},
+        {"password.argon2_memory_kib", "u64", "Argon2id memory for new passwords, KiB"},
+        {"password.argon2_passes", "u64", "Argon2id passes for new passwords"},
+        {"password.scram_iterations", "u64", "PBKDF2 iterations of SCRAM keys"},
+        {"auth.plaintext_loopback", "bool", "allow PLAIN/LOGIN without TLS from loopback"},
+        {"health.max_lag", "u64", "largest applied-index lag a healthy node may have"},
+        {"pop3.seen_on_retr", "bool", "mark messages \\Seen when RETRieved over POP3"},
+        {"pop3.login_delay", "u64", "seconds between POP3 logins (LOGIN-DELAY), 0: none"},
+        {"pop3.expire", "string", "EXPIRE advertised by POP3 (days, NEVER, or 0)"},
+        {"pop3.idle_timeout", "u64", "seconds a POP3 session may idle"},
+        {"imap.login_timeout", "u64", "seconds to log in before the connection closes"},
+        {"imap.idle_timeout", "u64", "seconds an IMAP session may idle outside IDLE"},
+        {"imap.idle_keepalive", "u64", "seconds between '* OK Still here' during IDLE"},
+        {"imap.commands_per_second", "u64", "IMAP commands per second before slowing down, 0: off"},
+        {"limits.imap_depth", "u64", "deepest parenthesis nesting in an IMAP command"},
 };
 
 int
@@ -479,7 +495,8 @@ accounts_config_check(const char *key, const char *value, const char **error_r)
 		if (strcmp(config_keys[i].key, key) != 0)
 			continue;
 		uint64_t v;
-		if (strcmp(config_keys[i].kind, "u64") == 0 && parse_u64(value, UINT64_MAX, &v) != 0) {
+		if (strcmp(config_keys[i].kind, "u64") == 0 &&
+		    parse_u64(value, UINT64_MAX, &v) != 0) {
 			*error_r = "this key takes a non-negative integer";
 			return -1;
 		}

@@ -41,8 +41,8 @@ cli_ctx_init(struct cli_ctx *x, const struct cli_global *g, const char *name)
 }
 
 int
-cli_begin(struct cli_ctx *x, const char *name, int argc, char **argv,
-	  const struct cli_global *g, int min, int max, int *pos_r)
+cli_begin(struct cli_ctx *x, const char *name, int argc, char **argv, const struct cli_global *g,
+          int min, int max, int *pos_r)
 {
 	int rc = cli_args_parse(name, argc, argv, NULL, NULL, NULL, min, max, pos_r);
 	if (rc != 0)
@@ -89,16 +89,18 @@ api_transport_error(struct cli_ctx *x, int rc, const char *err)
 	case -ENOENT:
 	case -ENOTDIR:
 		return api_error(x, "no node is running on %s (admin socket not found)",
-				 x->cfg->data_dir);
+		                 x->cfg->data_dir);
 	case -ECONNREFUSED:
-		return api_error(x, "no node is running on %s (the admin socket refuses "
-				    "connections)",
-				 x->cfg->data_dir);
+		return api_error(x,
+		                 "no node is running on %s (the admin socket refuses "
+		                 "connections)",
+		                 x->cfg->data_dir);
 	case -EACCES:
 	case -EPERM:
-		return api_error(x, "permission denied on %s: run this as the user the node "
-				    "runs as",
-				 x->sock);
+		return api_error(x,
+		                 "permission denied on %s: run this as the user the node "
+		                 "runs as",
+		                 x->sock);
 	default:
 		return api_error(x, "cannot talk to the node on %s: %s", x->sock, err);
 	}
@@ -113,15 +115,14 @@ api_refused(struct cli_ctx *x, json_t *j)
 	x->error_json = j;
 	if (x->status == 503)
 		return api_error(x, "the cluster has no leader right now (%s); retry in a moment",
-				 msg ? msg : "service unavailable");
+		                 msg ? msg : "service unavailable");
 	if (msg != NULL)
 		return api_error(x, "%s", msg);
 	return api_error(x, "the node answered HTTP %d", x->status);
 }
 
 int
-cli_api_call(struct cli_ctx *x, const char *method, const char *path, json_t *body,
-	     json_t **json_r)
+cli_api_call(struct cli_ctx *x, const char *method, const char *path, json_t *body, json_t **json_r)
 {
 	char *text = NULL, err[256];
 	size_t len = 0;

@@ -26,12 +26,12 @@
 
 struct cli_ctx {
 	const struct cli_global *g;
-	const char *name;           /* "user add", for messages */
+	const char *name; /* "user add", for messages */
 	struct config *cfg;
-	char *sock;                 /* <data_dir>/admin.sock */
-	int status;                 /* HTTP status of the last call; 0: no answer */
-	char error[CLI_ERROR_MAX];  /* why the last call failed, one line */
-	json_t *error_json;         /* the API's error body, or NULL */
+	char *sock;                /* <data_dir>/admin.sock */
+	int status;                /* HTTP status of the last call; 0: no answer */
+	char error[CLI_ERROR_MAX]; /* why the last call failed, one line */
+	json_t *error_json;        /* the API's error body, or NULL */
 };
 
 /* Load the configuration the global options name and make every later
@@ -43,7 +43,7 @@ void cli_ctx_deinit(struct cli_ctx *x);
  * arguments (the first at argv[*pos_r]), then cli_ctx_init. Returns 0, or
  * the exit code to return (nothing to deinit). */
 int cli_begin(struct cli_ctx *x, const char *name, int argc, char **argv,
-	      const struct cli_global *g, int min, int max, int *pos_r);
+              const struct cli_global *g, int min, int max, int *pos_r);
 
 /* Call the admin API: method, path (already escaped), body (NULL: none;
  * not consumed). Returns 0 on a 2xx answer with *json_r the parsed body
@@ -51,7 +51,7 @@ int cli_begin(struct cli_ctx *x, const char *name, int argc, char **argv,
  * x->error_json set: no node on the socket, permission denied, no leader
  * (503), or the API's own refusal. */
 int cli_api_call(struct cli_ctx *x, const char *method, const char *path, json_t *body,
-		 json_t **json_r);
+                 json_t **json_r);
 
 /* "/v1/users/" + escaped segment + suffix (may be ""). Caller frees. */
 char *cli_api_path(const char *prefix, const char *segment, const char *suffix);
@@ -70,7 +70,7 @@ int cli_api_failf(struct cli_ctx *x, const char *fmt, ...) __attribute__((format
 /* After a successful write: with --json print the API's answer, else the
  * line fmt... on stdout. Takes j. Returns CLI_EXIT_OK. */
 int cli_api_done(struct cli_ctx *x, json_t *j, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /* The API's string field, or "" when absent. */
 const char *cli_json_str(json_t *obj, const char *key);

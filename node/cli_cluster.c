@@ -43,9 +43,8 @@ status_member(json_t *st, unsigned long long id)
 {
 	json_t *m;
 	size_t i;
-	json_array_foreach(json_object_get(st, "members"), i, m)
-		if (cli_json_u64(m, "id") == id)
-			return m;
+	json_array_foreach(json_object_get(st, "members"), i,
+	                   m) if (cli_json_u64(m, "id") == id) return m;
 	return NULL;
 }
 
@@ -75,15 +74,17 @@ status_row(struct cli_table *t, json_t *m)
 		snprintf(state, sizeof(state), "unreachable");
 	else if (cli_json_u64(m, "bodies_missing") > 0)
 		snprintf(state, sizeof(state), "fetching %llu bodies",
-			 cli_json_u64(m, "bodies_missing"));
+		         cli_json_u64(m, "bodies_missing"));
 	else if (strcmp(own, "unavailable") == 0)
 		snprintf(state, sizeof(state), "unavailable");
 	else
 		snprintf(state, sizeof(state), "ok");
 	const char *role = leader ? "leader" : unreachable ? "-" : own;
-	const char *row[] = {id,    cli_json_str(m, "address"), role,    cli_json_str(m, "role"),
-			     state, contact,                    match,   applied,
-			     lag};
+	const char *row[] = {id,    cli_json_str(m, "address"),
+	                     role,  cli_json_str(m, "role"),
+	                     state, contact,
+	                     match, applied,
+	                     lag};
 	cli_table_add(t, row);
 }
 
@@ -101,14 +102,13 @@ status_print(json_t *st)
 		       cli_json_u64(st, "commit_index"));
 	printf("as seen from node %llu\n\n", cli_json_u64(st, "node"));
 	struct cli_table t;
-	static const char *const head[] = {"ID",    "ADDRESS",      "ROLE",  "VOTER", "STATE",
-					   "LAST CONTACT", "MATCH", "APPLIED", "LAG"};
+	static const char *const head[] = {"ID",           "ADDRESS", "ROLE",    "VOTER", "STATE",
+	                                   "LAST CONTACT", "MATCH",   "APPLIED", "LAG"};
 	cli_table_init(&t, ARRAY_SIZE(head));
 	cli_table_add(&t, head);
 	json_t *m;
 	size_t i;
-	json_array_foreach(json_object_get(st, "members"), i, m)
-		status_row(&t, m);
+	json_array_foreach(json_object_get(st, "members"), i, m) status_row(&t, m);
 	cli_table_print(&t);
 	cli_table_deinit(&t);
 }
@@ -161,8 +161,8 @@ member_remove(struct cli_ctx *x, unsigned long long id, const char *done)
 	int rc;
 	if (cli_api_call(x, "GET", "/v1/status", NULL, &st) != 0)
 		return cli_api_fail(x);
-	json_array_foreach(json_object_get(st, "members"), i, m)
-		voters += strcmp(cli_json_str(m, "role"), "voter") == 0;
+	json_array_foreach(json_object_get(st, "members"), i, m) voters +=
+	        strcmp(cli_json_str(m, "role"), "voter") == 0;
 	m = status_member(st, id);
 	int is_member = m != NULL;
 	int is_voter = m && strcmp(cli_json_str(m, "role"), "voter") == 0;
@@ -171,13 +171,15 @@ member_remove(struct cli_ctx *x, unsigned long long id, const char *done)
 	if (!is_member)
 		return cli_api_failf(x, "node %llu is not a member of the cluster", id);
 	if (is_voter && voters <= 1)
-		return cli_api_failf(x, "node %llu is the cluster's only voter; removing it would "
-					"leave no cluster",
-				     id);
+		return cli_api_failf(x,
+		                     "node %llu is the cluster's only voter; removing it would "
+		                     "leave no cluster",
+		                     id);
 	if (is_leader && leadership_transfer(x, 0, NULL) != 0)
-		return cli_api_failf(x, "node %llu leads the cluster and could not hand leadership "
-					"over: %s",
-				     id, x->error);
+		return cli_api_failf(x,
+		                     "node %llu leads the cluster and could not hand leadership "
+		                     "over: %s",
+		                     id, x->error);
 	char path[64];
 	snprintf(path, sizeof(path), "/v1/members/%llu", id);
 	for (int waited = 0;; waited += MEMBER_RETRY_GAP) {
@@ -188,7 +190,7 @@ member_remove(struct cli_ctx *x, unsigned long long id, const char *done)
 	}
 	if (rc != 0)
 		return x->status == 404 ? cli_api_failf(x, "node %llu is not a member", id)
-					: cli_api_fail(x);
+		                        : cli_api_fail(x);
 	return cli_api_done(x, ans, done, id);
 }
 
@@ -215,7 +217,7 @@ cmd_leave(int argc, char **argv, const struct cli_global *g)
 	if (rc != 0)
 		return rc;
 	rc = member_remove(&x, (unsigned long long)x.cfg->node_id,
-			   "node %llu left the cluster; stop it now: it no longer takes part");
+	                   "node %llu left the cluster; stop it now: it no longer takes part");
 	cli_ctx_deinit(&x);
 	return rc;
 }
@@ -242,12 +244,14 @@ transfer_check(struct cli_ctx *x, unsigned long long id)
 	}
 	json_decref(st);
 	if (id != 0 && !target_known)
-		snprintf(x->error, sizeof(x->error), "node %llu is not a member of the cluster", id);
+		snprintf(x->error, sizeof(x->error), "node %llu is not a member of the cluster",
+		         id);
 	else if (id != 0 && !target_votes)
-		snprintf(x->error, sizeof(x->error), "node %llu is not a voter; only a voter can lead",
-			 id);
+		snprintf(x->error, sizeof(x->error),
+		         "node %llu is not a voter; only a voter can lead", id);
 	else if (id == 0 && others == 0)
-		snprintf(x->error, sizeof(x->error), "there is no other voter to hand leadership to");
+		snprintf(x->error, sizeof(x->error),
+		         "there is no other voter to hand leadership to");
 	else
 		return 0;
 	return -1;
@@ -260,7 +264,7 @@ cmd_transfer_leadership(int argc, char **argv, const struct cli_global *g)
 	unsigned long long id = 0;
 	json_t *ans = NULL, *st = NULL;
 	int pos, rc = cli_args_parse("transfer-leadership", argc, argv, NULL, NULL, NULL, 0, 1,
-				     &pos);
+	                             &pos);
 	if (rc != 0 || (pos < argc && (rc = parse_id("transfer-leadership", argv[pos], &id)) != 0))
 		return rc;
 	if (cli_ctx_init(&x, g, "transfer-leadership") != 0)
@@ -277,8 +281,8 @@ cmd_transfer_leadership(int argc, char **argv, const struct cli_global *g)
 		if (cli_api_call(&x, "GET", "/v1/status", NULL, &st) == 0)
 			leader = cli_json_u64(st, "leader");
 		if (leader != 0)
-			rc = cli_api_done(&x, ans, "%s; node %llu leads", cli_json_str(ans, "message"),
-					  leader);
+			rc = cli_api_done(&x, ans, "%s; node %llu leads",
+			                  cli_json_str(ans, "message"), leader);
 		else
 			rc = cli_api_done(&x, ans, "%s", cli_json_str(ans, "message"));
 	}

@@ -20,8 +20,8 @@
 /* Parse a command that takes nargs positional arguments and start it.
  * Returns 0 with x ready and *pos_r set, or an exit code. */
 static int
-config_begin(struct cli_ctx *x, const char *name, int argc, char **argv,
-	     const struct cli_global *g, int nargs, int *pos_r)
+config_begin(struct cli_ctx *x, const char *name, int argc, char **argv, const struct cli_global *g,
+             int nargs, int *pos_r)
 {
 	int rc = cli_args_parse(name, argc, argv, NULL, NULL, NULL, nargs, nargs, pos_r);
 	if (rc != 0)
@@ -68,7 +68,7 @@ config_get(int argc, char **argv, const struct cli_global *g)
 	char *path = cli_api_path("/v1/config/", key, "");
 	if (cli_api_call(&x, "GET", path, NULL, &ans) != 0) {
 		rc = x.status == 404 ? cli_api_failf(&x, "config key %s is not set", key)
-				     : cli_api_fail(&x);
+		                     : cli_api_fail(&x);
 	} else {
 		if (g->json)
 			cli_json_print(ans);
@@ -117,8 +117,8 @@ config_list(int argc, char **argv, const struct cli_global *g)
 		if (g->json)
 			cli_json_print(ans);
 		else
-			json_array_foreach(json_object_get(ans, "config"), i, kv)
-				printf("%s = %s\n", cli_json_str(kv, "key"), cli_json_str(kv, "value"));
+			json_array_foreach(json_object_get(ans, "config"), i, kv) printf(
+			        "%s = %s\n", cli_json_str(kv, "key"), cli_json_str(kv, "value"));
 		json_decref(ans);
 	}
 	cli_ctx_deinit(&x);
@@ -128,8 +128,10 @@ config_list(int argc, char **argv, const struct cli_global *g)
 int
 cmd_config(int argc, char **argv, const struct cli_global *g)
 {
-	static const struct cli_sub subs[] = {{"set", config_set},   {"get", config_get},
-					      {"del", config_del},   {"list", config_list},
-					      {NULL, NULL}};
+	static const struct cli_sub subs[] = {{"set", config_set},
+	                                      {"get", config_get},
+	                                      {"del", config_del},
+	                                      {"list", config_list},
+	                                      {NULL, NULL}};
 	return cli_sub_dispatch("config", subs, argc, argv, g);
 }

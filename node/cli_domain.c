@@ -61,7 +61,7 @@ domain_del(int argc, char **argv, const struct cli_global *g)
 		rc = cli_api_failf(&x, "no domain %s", name);
 	else if (x.status == 409)
 		rc = cli_api_failf(&x, "domain %s still has users or aliases; delete them first",
-				   name);
+		                   name);
 	else
 		rc = cli_api_fail(&x);
 	cli_ctx_deinit(&x);
@@ -71,8 +71,8 @@ domain_del(int argc, char **argv, const struct cli_global *g)
 /* GET a list; with --json print it as the API gave it, else each string
  * member of the array under key. Returns an exit code. */
 static int
-list_strings(const char *name, int argc, char **argv, const struct cli_global *g,
-	     const char *path, const char *key)
+list_strings(const char *name, int argc, char **argv, const struct cli_global *g, const char *path,
+             const char *key)
 {
 	struct cli_ctx x;
 	json_t *ans, *v;
@@ -87,7 +87,7 @@ list_strings(const char *name, int argc, char **argv, const struct cli_global *g
 			cli_json_print(ans);
 		else
 			json_array_foreach(json_object_get(ans, key), i, v)
-				printf("%s\n", json_is_string(v) ? json_string_value(v) : "?");
+			        printf("%s\n", json_is_string(v) ? json_string_value(v) : "?");
 		json_decref(ans);
 	}
 	cli_ctx_deinit(&x);
@@ -104,7 +104,7 @@ int
 cmd_domain(int argc, char **argv, const struct cli_global *g)
 {
 	static const struct cli_sub subs[] = {
-		{"add", domain_add}, {"del", domain_del}, {"list", domain_list}, {NULL, NULL}};
+	        {"add", domain_add}, {"del", domain_del}, {"list", domain_list}, {NULL, NULL}};
 	return cli_sub_dispatch("domain", subs, argc, argv, g);
 }
 
@@ -138,15 +138,16 @@ alias_explain_missing(struct cli_ctx *x, const char *address, char **targets, in
 	memcpy(api_msg, x->error, sizeof(api_msg));
 	const char *at = strrchr(address, '@');
 	if (at && listed(x, "/v1/domains", "domains", NULL, at + 1) == 0)
-		return cli_api_failf(x, "domain %s does not exist (add it with: mailnode domain "
-					"add %s)",
-				     at + 1, at + 1);
+		return cli_api_failf(x,
+		                     "domain %s does not exist (add it with: mailnode domain "
+		                     "add %s)",
+		                     at + 1, at + 1);
 	for (int i = 0; i < n; i++) {
 		int u = listed(x, "/v1/users", "users", NULL, targets[i]);
 		int a = u == 0 ? listed(x, "/v1/aliases", "aliases", "address", targets[i]) : 1;
 		if (u == 0 && a == 0)
 			return cli_api_failf(x, "alias target %s is neither a user nor an alias",
-					     targets[i]);
+			                     targets[i]);
 	}
 	return cli_api_failf(x, "alias %s: %s", address, api_msg);
 }
@@ -174,7 +175,7 @@ alias_add(int argc, char **argv, const struct cli_global *g)
 		char list[1024] = "";
 		for (int i = 0; i < n; i++)
 			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
-				 i ? ", " : "", targets[i]);
+			         i ? ", " : "", targets[i]);
 		rc = cli_api_done(&x, ans, "alias %s -> %s", address, list);
 	} else if (x.status == 404) {
 		rc = alias_explain_missing(&x, address, targets, n);
@@ -182,7 +183,7 @@ alias_add(int argc, char **argv, const struct cli_global *g)
 		rc = cli_api_failf(&x, "%s is a user; an alias cannot take its address", address);
 	} else if (x.status == 409 && (strstr(x.error, "loop") || strstr(x.error, "itself"))) {
 		rc = cli_api_failf(&x, "alias %s -> %s would create a loop", address,
-				   n == 1 ? targets[0] : "these targets");
+		                   n == 1 ? targets[0] : "these targets");
 	} else {
 		rc = cli_api_fail(&x);
 	}
@@ -232,8 +233,9 @@ alias_list(int argc, char **argv, const struct cli_global *g)
 			char *list = xstrdup("");
 			json_array_foreach(json_object_get(a, "targets"), k, v)
 			{
-				char *next = xasprintf("%s%s%s", list, k ? ", " : "",
-						       json_is_string(v) ? json_string_value(v) : "?");
+				char *next =
+				        xasprintf("%s%s%s", list, k ? ", " : "",
+				                  json_is_string(v) ? json_string_value(v) : "?");
 				free(list);
 				list = next;
 			}
@@ -253,7 +255,7 @@ int
 cmd_alias(int argc, char **argv, const struct cli_global *g)
 {
 	static const struct cli_sub subs[] = {
-		{"add", alias_add}, {"del", alias_del}, {"list", alias_list}, {NULL, NULL}};
+	        {"add", alias_add}, {"del", alias_del}, {"list", alias_list}, {NULL, NULL}};
 	return cli_sub_dispatch("alias", subs, argc, argv, g);
 }
 
@@ -277,7 +279,7 @@ quota_opt(int ch, const char *val, void *arg)
 		return 0;
 	}
 	return cli_usage_error("quota set", ch == 'b' ? "--bytes takes a size: 1073741824, 512M, 2G"
-						    : "--messages takes a number");
+	                                              : "--messages takes a number");
 }
 
 /* Fill in the limit the command line left out with the user's own. */
@@ -294,8 +296,8 @@ quota_keep_other(struct cli_ctx *x, const char *address, struct quota_opts *o)
 	if (json_object_get(u, key) == NULL) {
 		json_decref(u);
 		snprintf(x->error, sizeof(x->error),
-			 "this node does not report the user's own quota: give both --bytes "
-			 "and --messages");
+		         "this node does not report the user's own quota: give both --bytes "
+		         "and --messages");
 		return -1;
 	}
 	if (o->has_bytes)
@@ -310,9 +312,9 @@ static int
 quota_set(int argc, char **argv, const struct cli_global *g)
 {
 	static const struct option opts[] = {
-		{"bytes", required_argument, NULL, 'b'},
-		{"messages", required_argument, NULL, 'm'},
-		{NULL, 0, NULL, 0},
+	        {"bytes", required_argument, NULL, 'b'},
+	        {"messages", required_argument, NULL, 'm'},
+	        {NULL, 0, NULL, 0},
 	};
 	struct quota_opts o = {0};
 	struct cli_ctx x;

@@ -39,7 +39,7 @@ user_opt(int ch, const char *val, void *arg)
 	case OPT_QUOTA_BYTES:
 		if (cli_size_parse(val, &o->quota_bytes) != 0)
 			return cli_usage_error(o->name, "--quota-bytes takes a size: 1073741824, "
-							"512M, 2G");
+			                                "512M, 2G");
 		return 0;
 	case OPT_QUOTA_MSGS:
 		if (cli_count_parse(val, &o->quota_msgs) != 0)
@@ -69,13 +69,13 @@ user_exists(struct cli_ctx *x, const char *address, json_t **user_r)
  * after printing why. */
 static int
 user_password(struct cli_ctx *x, const struct user_opts *o, const char *address, char *pw,
-	      size_t *len_r)
+              size_t *len_r)
 {
 	const char *err;
 	int rc = cli_password_read(o->password_stdin, address, pw, len_r, &err);
 	if (rc == CLI_PASSWORD_ENOTTY)
 		return cli_usage_error(o->name, "stdin is not a terminal: give the password on "
-						"stdin with --password-stdin");
+		                                "stdin with --password-stdin");
 	if (rc != 0)
 		return cli_api_failf(x, "%s", err);
 	return 0;
@@ -85,10 +85,10 @@ static int
 user_add(int argc, char **argv, const struct cli_global *g)
 {
 	static const struct option opts[] = {
-		{"quota-bytes", required_argument, NULL, OPT_QUOTA_BYTES},
-		{"quota-messages", required_argument, NULL, OPT_QUOTA_MSGS},
-		{"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},
-		{NULL, 0, NULL, 0},
+	        {"quota-bytes", required_argument, NULL, OPT_QUOTA_BYTES},
+	        {"quota-messages", required_argument, NULL, OPT_QUOTA_MSGS},
+	        {"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},
+	        {NULL, 0, NULL, 0},
 	};
 	struct user_opts o = {.name = "user add"};
 	struct cli_ctx x;
@@ -98,7 +98,7 @@ user_add(int argc, char **argv, const struct cli_global *g)
 	const char *address = argv[pos];
 	if (!o.password_stdin && !isatty(STDIN_FILENO))
 		return cli_usage_error(o.name, "stdin is not a terminal: give the password on "
-					       "stdin with --password-stdin");
+		                               "stdin with --password-stdin");
 	if (cli_ctx_init(&x, g, o.name) != 0)
 		return CLI_EXIT_FAIL;
 	char *pw = xmalloc(CLI_PASSWORD_BUF);
@@ -107,14 +107,14 @@ user_add(int argc, char **argv, const struct cli_global *g)
 	rc = user_exists(&x, address, NULL);
 	if (rc != 0) {
 		rc = rc > 0 ? cli_api_failf(&x, "user %s already exists", address)
-			    : cli_api_fail(&x);
+		            : cli_api_fail(&x);
 		goto err_after_ctx;
 	}
 	if ((rc = user_password(&x, &o, address, pw, &pwlen)) != 0)
 		goto err_after_ctx;
 	req = json_pack("{s:s, s:s%, s:I, s:I}", "address", address, "password", pw, pwlen,
-			"quota_bytes", (json_int_t)o.quota_bytes, "quota_messages",
-			(json_int_t)o.quota_msgs);
+	                "quota_bytes", (json_int_t)o.quota_bytes, "quota_messages",
+	                (json_int_t)o.quota_msgs);
 	explicit_bzero(pw, CLI_PASSWORD_BUF);
 	if (req == NULL) {
 		rc = cli_api_failf(&x, "cannot encode the request (is the address UTF-8?)");
@@ -124,13 +124,14 @@ user_add(int argc, char **argv, const struct cli_global *g)
 		rc = cli_api_done(&x, ans, "created user %s", address);
 	} else if (x.status == 404) {
 		const char *at = strrchr(address, '@');
-		rc = cli_api_failf(&x, "domain %s does not exist (add it with: mailnode domain add %s)",
-				   at + 1, at + 1);
+		rc = cli_api_failf(&x,
+		                   "domain %s does not exist (add it with: mailnode domain add %s)",
+		                   at + 1, at + 1);
 	} else if (x.status == 409) {
 		rc = user_exists(&x, address, NULL) == 0
-			     ? cli_api_failf(&x, "%s is an alias; a user cannot take its address",
-					     address)
-			     : cli_api_failf(&x, "user %s already exists", address);
+		             ? cli_api_failf(&x, "%s is an alias; a user cannot take its address",
+		                             address)
+		             : cli_api_failf(&x, "user %s already exists", address);
 	} else {
 		rc = cli_api_fail(&x);
 	}
@@ -146,8 +147,8 @@ static int
 user_passwd(int argc, char **argv, const struct cli_global *g)
 {
 	static const struct option opts[] = {
-		{"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},
-		{NULL, 0, NULL, 0},
+	        {"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},
+	        {NULL, 0, NULL, 0},
 	};
 	struct user_opts o = {.name = "user passwd"};
 	struct cli_ctx x;
@@ -157,7 +158,7 @@ user_passwd(int argc, char **argv, const struct cli_global *g)
 	const char *address = argv[pos];
 	if (!o.password_stdin && !isatty(STDIN_FILENO))
 		return cli_usage_error(o.name, "stdin is not a terminal: give the password on "
-					       "stdin with --password-stdin");
+		                               "stdin with --password-stdin");
 	if (cli_ctx_init(&x, g, o.name) != 0)
 		return CLI_EXIT_FAIL;
 	char *pw = xmalloc(CLI_PASSWORD_BUF), *path = NULL;
@@ -192,8 +193,8 @@ err_after_ctx:
 
 /* The commands that take one address and send one request. */
 static int
-user_simple(const char *name, int argc, char **argv, const struct cli_global *g,
-	    const char *method, const char *suffix, json_t *body, const char *done)
+user_simple(const char *name, int argc, char **argv, const struct cli_global *g, const char *method,
+            const char *suffix, json_t *body, const char *done)
 {
 	struct cli_ctx x;
 	json_t *ans = NULL;
@@ -220,7 +221,7 @@ static int
 user_del(int argc, char **argv, const struct cli_global *g)
 {
 	return user_simple("user del", argc, argv, g, "DELETE", "", NULL,
-			   "deleted user %s and all of its mail");
+	                   "deleted user %s and all of its mail");
 }
 
 static int
@@ -229,7 +230,7 @@ user_enable(int argc, char **argv, const struct cli_global *g)
 	/* The JSON value is built after cli_ctx_init chose the allocator. */
 	cli_secret_alloc_init();
 	return user_simple("user enable", argc, argv, g, "POST", "/enabled",
-			   json_pack("{s:b}", "enabled", 1), "enabled user %s");
+	                   json_pack("{s:b}", "enabled", 1), "enabled user %s");
 }
 
 static int
@@ -237,8 +238,7 @@ user_disable(int argc, char **argv, const struct cli_global *g)
 {
 	cli_secret_alloc_init();
 	return user_simple("user disable", argc, argv, g, "POST", "/enabled",
-			   json_pack("{s:b}", "enabled", 0),
-			   "disabled user %s");
+	                   json_pack("{s:b}", "enabled", 0), "disabled user %s");
 }
 
 static int
@@ -257,7 +257,7 @@ user_list(int argc, char **argv, const struct cli_global *g)
 		json_decref(ans);
 	} else {
 		json_array_foreach(json_object_get(ans, "users"), i, v)
-			printf("%s\n", json_string_value(v) ? json_string_value(v) : "?");
+		        printf("%s\n", json_string_value(v) ? json_string_value(v) : "?");
 		json_decref(ans);
 	}
 	cli_ctx_deinit(&x);
@@ -283,7 +283,7 @@ quota_text(json_t *u, const char *eff_key, const char *own_key, int bytes, char 
 
 static void
 usage_line(const char *label, unsigned long long used, unsigned long long quota, int bytes,
-	   const char *quota_txt)
+           const char *quota_txt)
 {
 	char num[64];
 	if (bytes)
@@ -321,9 +321,9 @@ user_show(int argc, char **argv, const struct cli_global *g)
 		printf("%-10s %s\n", "enabled",
 		       json_is_true(json_object_get(u, "enabled")) ? "yes" : "no");
 		usage_line("storage", cli_json_u64(u, "used_bytes"), cli_json_u64(u, "quota_bytes"),
-			   1, qb);
+		           1, qb);
 		usage_line("messages", cli_json_u64(u, "used_messages"),
-			   cli_json_u64(u, "quota_messages"), 0, qm);
+		           cli_json_u64(u, "quota_messages"), 0, qm);
 		rc = CLI_EXIT_OK;
 	}
 	json_decref(u);
@@ -335,9 +335,9 @@ int
 cmd_user(int argc, char **argv, const struct cli_global *g)
 {
 	static const struct cli_sub subs[] = {
-		{"add", user_add},       {"del", user_del},         {"passwd", user_passwd},
-		{"list", user_list},     {"show", user_show},       {"enable", user_enable},
-		{"disable", user_disable}, {NULL, NULL},
+	        {"add", user_add},         {"del", user_del},   {"passwd", user_passwd},
+	        {"list", user_list},       {"show", user_show}, {"enable", user_enable},
+	        {"disable", user_disable}, {NULL, NULL},
 	};
 	return cli_sub_dispatch("user", subs, argc, argv, g);
 }

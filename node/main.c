@@ -16,21 +16,20 @@
 static void
 main_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: mailnode [--config FILE] [--log-level LEVEL] [--json] COMMAND [ARGS]\n"
-		"\n"
-		"mailnode is a cluster-aware, high-availability mail storage node: IMAP, POP3\n"
-		"and LMTP over a raft-replicated store.\n"
-		"\n"
-		"global options:\n"
-		"  -c, --config FILE     node bootstrap file (default: the embedded default,\n"
-		"                        node 1 with data in ./var on loopback ports)\n"
-		"  -l, --log-level LEVEL debug, info, warn or error (default: info)\n"
-		"  -j, --json            machine-readable output for operator commands\n"
-		"  -h, --help            this help; `mailnode COMMAND --help` for a command\n"
-		"  -V, --version         print the version\n"
-		"\n"
-		"commands:\n");
+	fprintf(f, "usage: mailnode [--config FILE] [--log-level LEVEL] [--json] COMMAND [ARGS]\n"
+	           "\n"
+	           "mailnode is a cluster-aware, high-availability mail storage node: IMAP, POP3\n"
+	           "and LMTP over a raft-replicated store.\n"
+	           "\n"
+	           "global options:\n"
+	           "  -c, --config FILE     node bootstrap file (default: the embedded default,\n"
+	           "                        node 1 with data in ./var on loopback ports)\n"
+	           "  -l, --log-level LEVEL debug, info, warn or error (default: info)\n"
+	           "  -j, --json            machine-readable output for operator commands\n"
+	           "  -h, --help            this help; `mailnode COMMAND --help` for a command\n"
+	           "  -V, --version         print the version\n"
+	           "\n"
+	           "commands:\n");
 	for (const struct cli_command *c = cli_commands; c->name; c++)
 		fprintf(f, "  %-22s %s\n", c->name, c->summary);
 }
@@ -40,12 +39,12 @@ main(int argc, char **argv)
 {
 	struct cli_global g = {0};
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"log-level", required_argument, NULL, 'l'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},
+	        {NULL, 0, NULL, 0},
 	};
 	int ch;
 	/* '+': stop at the command name; its options are its own. */

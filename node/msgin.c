@@ -50,10 +50,10 @@ struct msgin {
 	uv_work_t work;
 	struct stage_req stage;
 	int work_rc;
-	int in_pool;   /* in the pool job or the stager */
-	int freed;     /* the owner let go meanwhile */
+	int in_pool; /* in the pool job or the stager */
+	int freed;   /* the owner let go meanwhile */
 	int staged;
-	int result;    /* first failure of the local stage or the push */
+	int result; /* first failure of the local stage or the push */
 	int reported;
 	struct repl_body_req *push;
 	msgin_cb cb;
@@ -258,7 +258,7 @@ msgin_work_done(uv_work_t *w, int status)
 			msgin_fail(m, -EFBIG);
 		} else if (m->work_rc != 0 || status != 0) {
 			log_error("msgin", "event=parse-failed error=\"%s\"",
-				  strerror(m->work_rc ? -m->work_rc : EIO));
+			          strerror(m->work_rc ? -m->work_rc : EIO));
 			msgin_fail(m, -EIO);
 		} else {
 			msgin_fail(m, m->result);
@@ -316,7 +316,7 @@ msgin_finish(struct msgin *m, msgin_cb cb, void *arg)
 
 void
 msgin_append_cmd(const struct msgin *m, struct cmd *c, uint32_t user_id, uint32_t mailbox_id,
-		 uint32_t flags, int64_t internaldate, int with_meta)
+                 uint32_t flags, int64_t internaldate, int with_meta)
 {
 	memset(c, 0, sizeof(*c));
 	c->type = CMD_MSG_APPEND;

@@ -46,8 +46,8 @@ const uint8_t *msgin_hash(const struct msgin *m);
 const void *msgin_meta(const struct msgin *m, size_t *len_r);
 /* Fill an APPEND command for this body (pointers into m). Pass meta only
  * with the first append of a batch. */
-void msgin_append_cmd(const struct msgin *m, struct cmd *c, uint32_t user_id,
-		      uint32_t mailbox_id, uint32_t flags, int64_t internaldate, int with_meta);
+void msgin_append_cmd(const struct msgin *m, struct cmd *c, uint32_t user_id, uint32_t mailbox_id,
+                      uint32_t flags, int64_t internaldate, int with_meta);
 void msgin_free(struct msgin **m);
 
 #endif

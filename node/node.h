@@ -26,12 +26,12 @@ struct node {
 	struct listener admin;
 	struct tls_ctx *tls_server; /* client-facing TLS (IMAPS, STARTTLS, ...) */
 	struct store *store;
-	struct stager *stager;      /* bodies made durable in groups */
+	struct stager *stager; /* bodies made durable in groups */
 	struct repl *repl;
 	uv_signal_t sigint, sigterm;
-	uv_timer_t tasks;           /* start-up tasks: join, first commands */
-	int admin_flag;  /* 1: passed to the admin listener */
-	int public_flag; /* 0: passed to the public HTTP listener */
+	uv_timer_t tasks; /* start-up tasks: join, first commands */
+	int admin_flag;   /* 1: passed to the admin listener */
+	int public_flag;  /* 0: passed to the public HTTP listener */
 	int stopping;
 	int exit_code;
 	int join_pending;

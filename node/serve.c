@@ -116,9 +116,9 @@ static int
 node_tls_setup(struct node *n, const char **error_r)
 {
 	char *cert = n->cfg->tls_cert ? xstrdup(n->cfg->tls_cert)
-				      : config_path(n->cfg, "tls/server.crt");
-	char *key = n->cfg->tls_key ? xstrdup(n->cfg->tls_key)
-				    : config_path(n->cfg, "tls/server.key");
+	                              : config_path(n->cfg, "tls/server.crt");
+	char *key =
+	        n->cfg->tls_key ? xstrdup(n->cfg->tls_key) : config_path(n->cfg, "tls/server.key");
 	int rc = 0;
 	if (n->cfg->tls_cert == NULL && access(cert, R_OK) != 0) {
 		char *dir = config_path(n->cfg, "tls");
@@ -155,12 +155,12 @@ node_bind(struct node *n, const char **error_r)
 		if (cb == NULL)
 			continue;
 		if (listener_bind_tcp(&n->listeners[i], n->loop, config_listen_names[i], addr, cb,
-				      data, error_r) != 0)
+		                      data, error_r) != 0)
 			return -1;
 	}
 	char *sock = config_path(n->cfg, "admin.sock");
 	int rc = listener_bind_unix(&n->admin, n->loop, "admin", sock, 0600, http_accept,
-				    &n->admin_flag, error_r);
+	                            &n->admin_flag, error_r);
 	free(sock);
 	return rc;
 }
@@ -172,9 +172,9 @@ node_check_data_dir(struct config *cfg)
 	if (stat(cfg->data_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
 	    (!repl_initialised(cfg->data_dir) && !bootstrap_join_pending(cfg))) {
 		fprintf(stderr,
-			"mailnode: %s is not an initialised data directory: run `mailnode init` "
-			"(first node) or `mailnode join` (other nodes) first\n",
-			cfg->data_dir);
+		        "mailnode: %s is not an initialised data directory: run `mailnode init` "
+		        "(first node) or `mailnode join` (other nodes) first\n",
+		        cfg->data_dir);
 		return -1;
 	}
 	return 0;
@@ -199,8 +199,9 @@ node_serve(struct config *cfg)
 		return 1;
 	}
 	if (node_cluster_address(cfg) == NULL) {
-		fprintf(stderr, "mailnode: %s: [listen] cluster (or [cluster] advertise) is required\n",
-			cfg->path ? cfg->path : "(default)");
+		fprintf(stderr,
+		        "mailnode: %s: [listen] cluster (or [cluster] advertise) is required\n",
+		        cfg->path ? cfg->path : "(default)");
 		return 1;
 	}
 	if (node_check_data_dir(cfg) != 0)
@@ -224,16 +225,16 @@ node_serve(struct config *cfg)
 	if (node_tls_setup(n, &err) != 0)
 		goto err_after_store;
 	struct repl_params rp = {
-		.loop = n->loop,
-		.st = n->store,
-		.stager = n->stager,
-		.id = cfg->node_id,
-		.address = node_cluster_address(cfg),
-		.data_dir = cfg->data_dir,
-		.snapshot_threshold = cfg->snapshot_threshold,
-		.snapshot_trailing = cfg->snapshot_trailing,
-		.on_fatal = node_fatal,
-		.arg = n,
+	        .loop = n->loop,
+	        .st = n->store,
+	        .stager = n->stager,
+	        .id = cfg->node_id,
+	        .address = node_cluster_address(cfg),
+	        .data_dir = cfg->data_dir,
+	        .snapshot_threshold = cfg->snapshot_threshold,
+	        .snapshot_trailing = cfg->snapshot_trailing,
+	        .on_fatal = node_fatal,
+	        .arg = n,
 	};
 	if (repl_create(&rp, &n->repl, &err) != 0)
 		goto err_after_store;
@@ -248,7 +249,7 @@ node_serve(struct config *cfg)
 	bootstrap_start(n);
 
 	log_info("node", "event=started node_id=%llu data_dir=%s version=%s",
-		 (unsigned long long)cfg->node_id, cfg->data_dir, MAILNODE_VERSION);
+	         (unsigned long long)cfg->node_id, cfg->data_dir, MAILNODE_VERSION);
 	uv_run(n->loop, UV_RUN_DEFAULT);
 	log_info("node", "event=stopped exit_code=%d", n->exit_code);
 	goto out;

@@ -114,9 +114,9 @@ stager_new(uv_loop_t *loop, const char *data_dir)
 {
 	if (m_groups == NULL) {
 		m_groups = metric_counter("mailnode_stage_flushes_total", NULL,
-					  "File system flushes that made staged bodies durable");
+		                          "File system flushes that made staged bodies durable");
 		m_bodies = metric_counter("mailnode_bodies_staged_total", NULL,
-					  "Bodies made durable in blobs/staged");
+		                          "Bodies made durable in blobs/staged");
 	}
 	struct stager *s = xcalloc(1, sizeof(*s));
 	s->loop = loop;

@@ -45,7 +45,7 @@ typedef void (*repl_submit_cb)(void *arg, int status, struct cmd_results *rs);
  * repl_submit. Returns a handle usable with repl_cancel until the callback
  * has run. */
 struct repl_req *repl_submit(struct repl *r, const struct cmd_batch *b, repl_submit_cb cb,
-			     void *arg);
+                             void *arg);
 /* The caller is going away: its callback will not be called. The batch
  * itself may still be applied (it may be in the log already). */
 void repl_cancel(struct repl_req *req);
@@ -63,8 +63,8 @@ struct repl_params {
 	struct store *st;
 	struct stager *stager; /* stages received and fetched bodies */
 	uint64_t id;
-	const char *address;  /* this node's cluster address, as peers reach it */
-	const char *data_dir; /* raft log in <data_dir>/raft, certs in cluster/ */
+	const char *address;         /* this node's cluster address, as peers reach it */
+	const char *data_dir;        /* raft log in <data_dir>/raft, certs in cluster/ */
 	unsigned snapshot_threshold; /* 0: default */
 	unsigned snapshot_trailing;  /* 0: default */
 	void (*on_fatal)(void *arg, const char *why);
@@ -94,13 +94,11 @@ void repl_step_down(struct repl *r, void (*done)(void *arg), void *arg);
 
 /* `mailnode init`: create <data_dir>/raft with a configuration holding
  * only this node as a voter. Returns 0 or -1 with *error_r. */
-int repl_bootstrap(const char *data_dir, uint64_t id, const char *address,
-		   const char **error_r);
+int repl_bootstrap(const char *data_dir, uint64_t id, const char *address, const char **error_r);
 /* Whether <data_dir>/raft holds a raft log already. */
 int repl_initialised(const char *data_dir);
 /* Whether this node leads and has committed its first barrier. */
 int repl_ready_leader(struct repl *r);
-
 
 /* --- bodies beside the log ------------------------------------------- */
 
@@ -114,8 +112,7 @@ int repl_ready_leader(struct repl *r);
 typedef void (*repl_body_cb)(void *arg, int status);
 struct repl_body_req;
 struct repl_body_req *repl_body_push(struct repl *r, const uint8_t hash[CMD_HASH_LEN],
-				     uint64_t size, const char *path, repl_body_cb cb,
-				     void *arg);
+                                     uint64_t size, const char *path, repl_body_cb cb, void *arg);
 void repl_body_cancel(struct repl_body_req *req);
 
 /* --- the node's view, for health, status and the CLI ----------------- */
@@ -123,7 +120,7 @@ void repl_body_cancel(struct repl_body_req *req);
 struct repl_member {
 	uint64_t id;
 	char address[300];
-	const char *role;       /* "voter", "standby", "spare" */
+	const char *role; /* "voter", "standby", "spare" */
 	int is_leader;
 	int64_t last_contact_ms; /* leader's view; -1 unknown */
 	uint64_t match_index;    /* leader's view */

@@ -227,8 +227,8 @@ push_step(struct repl_body_req *q)
 }
 
 struct repl_body_req *
-repl_body_push(struct repl *r, const uint8_t hash[CMD_HASH_LEN], uint64_t size,
-               const char *path, repl_body_cb cb, void *arg)
+repl_body_push(struct repl *r, const uint8_t hash[CMD_HASH_LEN], uint64_t size, const char *path,
+               repl_body_cb cb, void *arg)
 {
 	repl__bodies_metrics();
 	struct repl_body_req *q = xcalloc(1, sizeof(*q));
@@ -327,7 +327,7 @@ static void
 xfer_staged(struct stage_req *q, int rc)
 {
 	struct repl_body_xfer *x =
-		(struct repl_body_xfer *)((char *)q - offsetof(struct repl_body_xfer, stage));
+	        (struct repl_body_xfer *)((char *)q - offsetof(struct repl_body_xfer, stage));
 	x->staging = 0;
 	if (x->call)
 		ack(x->call, rc == 0 ? PROTO_OK : PROTO_EFAILED, x->total);

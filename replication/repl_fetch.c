@@ -105,7 +105,8 @@ repl__body_missing(void *arg, const uint8_t hash[CMD_HASH_LEN])
 static void
 fetch_staged(struct stage_req *q, int rc)
 {
-	struct repl_fetch *f = (struct repl_fetch *)((char *)q - offsetof(struct repl_fetch, stage));
+	struct repl_fetch *f =
+	        (struct repl_fetch *)((char *)q - offsetof(struct repl_fetch, stage));
 	struct repl *r = f->r;
 	f->staging = 0;
 	if (rc == 0) {

@@ -21,10 +21,10 @@
 #define REPL_REQ_BUCKETS        1024
 
 enum repl_req_state {
-	RQ_QUEUED,     /* waiting to be proposed or forwarded */
-	RQ_INFLIGHT,   /* in a raft_apply on this leader */
-	RQ_FORWARDED,  /* sent to the leader, no answer yet */
-	RQ_COMMITTED,  /* the leader said committed; waiting for our apply */
+	RQ_QUEUED,    /* waiting to be proposed or forwarded */
+	RQ_INFLIGHT,  /* in a raft_apply on this leader */
+	RQ_FORWARDED, /* sent to the leader, no answer yet */
+	RQ_COMMITTED, /* the leader said committed; waiting for our apply */
 };
 
 struct repl_req {
@@ -99,8 +99,7 @@ struct repl {
 void repl__submit_flush(struct repl *r);
 void repl__submit_tick(struct repl *r);
 void repl__applied(void *arg, const struct cmd_batch_hdr *hdr, struct cmd_results *rs);
-void repl__forward_request(struct repl *r, struct cluster_call *call, const uint8_t *p,
-			   size_t len);
+void repl__forward_request(struct repl *r, struct cluster_call *call, const uint8_t *p, size_t len);
 void repl__submit_shutdown(struct repl *r);
 /* Drop what is left without callbacks (after the loop ended). */
 void repl__submit_free(struct repl *r);
@@ -108,8 +107,8 @@ void repl__wake(struct repl *r);
 
 /* repl_bodies.c */
 void repl__body_missing(void *arg, const uint8_t hash[CMD_HASH_LEN]);
-void repl__bodies_request(struct repl *r, struct cluster_call *call, uint64_t from,
-			  uint8_t type, const uint8_t *p, size_t len);
+void repl__bodies_request(struct repl *r, struct cluster_call *call, uint64_t from, uint8_t type,
+                          const uint8_t *p, size_t len);
 void repl__bodies_flush(struct repl *r);
 void repl__bodies_metrics(void);
 char *repl__staged_path(struct repl *r, const uint8_t *hash);
@@ -126,7 +125,7 @@ void repl__bodies_free(struct repl *r);
 
 /* repl_members.c */
 void repl__members_request(struct repl *r, struct cluster_call *call, uint8_t type,
-			   const uint8_t *p, size_t len);
+                           const uint8_t *p, size_t len);
 void repl__peers_refresh(struct repl *r);
 
 /* The voters of the current configuration (ids), this node included. */

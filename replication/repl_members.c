@@ -48,7 +48,7 @@ static void
 op_done(struct member_op *op, int status, const char *msg)
 {
 	log_info("repl", "event=membership-change id=%llu status=%d message=\"%s\"",
-		 (unsigned long long)op->id, status, msg);
+	         (unsigned long long)op->id, status, msg);
 	if (op->cb)
 		op->cb(op->arg, status, msg);
 	free(op);
@@ -137,8 +137,8 @@ leader_add(struct repl *r, uint64_t id, const char *address, repl_op_cb cb, void
 	}
 	if (rc != 0)
 		op_done(op, rc == RAFT_CANTCHANGE ? -EBUSY : -EIO,
-			rc == RAFT_CANTCHANGE ? "another membership change is in progress"
-					      : raft_strerror(rc));
+		        rc == RAFT_CANTCHANGE ? "another membership change is in progress"
+		                              : raft_strerror(rc));
 }
 
 static void
@@ -231,8 +231,7 @@ op_fwd_cb(void *arg, int status, uint8_t type, const uint8_t *p, size_t len)
 }
 
 static void
-op_forward(struct repl *r, uint8_t type, uint64_t id, const char *address, repl_op_cb cb,
-	   void *arg)
+op_forward(struct repl *r, uint8_t type, uint64_t id, const char *address, repl_op_cb cb, void *arg)
 {
 	uint64_t leader = repl__leader(r);
 	if (leader == 0) {
@@ -250,7 +249,7 @@ op_forward(struct repl *r, uint8_t type, uint64_t id, const char *address, repl_
 	f->cb = cb;
 	f->arg = arg;
 	if (cluster_request(r->cl, leader, type, nbuf_head(&b), nbuf_avail(&b),
-			    MEMBER_OP_TIMEOUT_MS, op_fwd_cb, f) != 0) {
+	                    MEMBER_OP_TIMEOUT_MS, op_fwd_cb, f) != 0) {
 		free(f);
 		cb(arg, -EAGAIN, "the leader is not reachable");
 	}
@@ -298,7 +297,7 @@ repl_join(struct repl *r, const char *peer_address, repl_op_cb cb, void *arg)
 	f->cb = cb;
 	f->arg = arg;
 	if (cluster_request(r->cl, 0, PROTO_JOIN, nbuf_head(&b), nbuf_avail(&b),
-			    MEMBER_OP_TIMEOUT_MS, op_fwd_cb, f) != 0) {
+	                    MEMBER_OP_TIMEOUT_MS, op_fwd_cb, f) != 0) {
 		free(f);
 		cb(arg, -EAGAIN, "cannot reach the peer");
 	}
@@ -325,7 +324,7 @@ static json_t *status_local_json(struct repl *r);
 
 void
 repl__members_request(struct repl *r, struct cluster_call *call, uint8_t type, const uint8_t *p,
-		      size_t len)
+                      size_t len)
 {
 	struct wire_reader rd;
 	wire_reader_init(&rd, p, len);
@@ -381,22 +380,22 @@ status_local_json(struct repl *r)
 	for (size_t i = 0; i < s.nmembers; i++) {
 		const struct repl_member *m = &s.members[i];
 		json_t *jm = json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)m->id, "address",
-				       m->address, "role", m->role, "leader", m->is_leader);
+		                       m->address, "role", m->role, "leader", m->is_leader);
 		if (m->last_contact_ms >= 0) {
 			json_object_set_new(jm, "last_contact_ms",
-					    json_integer((json_int_t)m->last_contact_ms));
+			                    json_integer((json_int_t)m->last_contact_ms));
 			json_object_set_new(jm, "match_index",
-					    json_integer((json_int_t)m->match_index));
+			                    json_integer((json_int_t)m->match_index));
 		}
 		json_array_append_new(members, jm);
 	}
 	return json_pack("{s:I, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:o}", "id",
-			 (json_int_t)s.id, "state", s.state, "leader", (json_int_t)s.leader_id,
-			 "leader_address", s.leader_address, "term", (json_int_t)s.term,
-			 "commit_index", (json_int_t)s.commit_index, "applied_index",
-			 (json_int_t)s.applied_index, "last_index", (json_int_t)s.last_index,
-			 "bodies_missing", (json_int_t)s.bodies_missing, "failed", s.fatal,
-			 "members", members);
+	                 (json_int_t)s.id, "state", s.state, "leader", (json_int_t)s.leader_id,
+	                 "leader_address", s.leader_address, "term", (json_int_t)s.term,
+	                 "commit_index", (json_int_t)s.commit_index, "applied_index",
+	                 (json_int_t)s.applied_index, "last_index", (json_int_t)s.last_index,
+	                 "bodies_missing", (json_int_t)s.bodies_missing, "failed", s.fatal,
+	                 "members", members);
 }
 
 struct status_gather {
@@ -422,36 +421,39 @@ gather_finish(struct status_gather *g)
 		leader_view = json_object_get(g->views, key);
 	json_t *members = json_array();
 	json_t *src = json_object_get(leader_view ? leader_view : g->self, "members");
-	json_int_t last = leader_view ? json_integer_value(json_object_get(leader_view, "last_index"))
-				      : 0;
+	json_int_t last =
+	        leader_view ? json_integer_value(json_object_get(leader_view, "last_index")) : 0;
 	size_t i;
 	json_t *m;
 	json_array_foreach(src, i, m)
 	{
 		json_t *out = json_deep_copy(m);
 		snprintf(key, sizeof(key), "%lld",
-			 (long long)json_integer_value(json_object_get(m, "id")));
+		         (long long)json_integer_value(json_object_get(m, "id")));
 		json_t *own = json_integer_value(json_object_get(m, "id")) == (json_int_t)g->r->id
-				      ? g->self
-				      : json_object_get(g->views, key);
+		                      ? g->self
+		                      : json_object_get(g->views, key);
 		if (own) {
-			json_int_t applied = json_integer_value(json_object_get(own, "applied_index"));
+			json_int_t applied =
+			        json_integer_value(json_object_get(own, "applied_index"));
 			json_object_set(out, "state", json_object_get(own, "state"));
 			json_object_set_new(out, "applied_index", json_integer(applied));
-			json_object_set(out, "bodies_missing", json_object_get(own, "bodies_missing"));
+			json_object_set(out, "bodies_missing",
+			                json_object_get(own, "bodies_missing"));
 			if (last)
-				json_object_set_new(out, "lag",
-						    json_integer(last > applied ? last - applied : 0));
+				json_object_set_new(
+				        out, "lag",
+				        json_integer(last > applied ? last - applied : 0));
 		} else {
 			json_object_set_new(out, "state", json_string("unreachable"));
 		}
 		json_array_append_new(members, out);
 	}
 	json_t *j = json_pack("{s:O, s:O, s:O, s:O, s:o}", "node", json_object_get(g->self, "id"),
-			      "leader", json_object_get(g->self, "leader"), "term",
-			      json_object_get(g->self, "term"), "commit_index",
-			      json_object_get(leader_view ? leader_view : g->self, "commit_index"),
-			      "members", members);
+	                      "leader", json_object_get(g->self, "leader"), "term",
+	                      json_object_get(g->self, "term"), "commit_index",
+	                      json_object_get(leader_view ? leader_view : g->self, "commit_index"),
+	                      "members", members);
 	char *text = json_dumps(j, JSON_INDENT(2));
 	json_decref(j);
 	json_decref(g->self);
@@ -502,7 +504,7 @@ repl_status_json(struct repl *r, void (*cb)(void *arg, char *json), void *arg)
 		o->id = c->servers[i].id;
 		g->waiting++;
 		if (cluster_request(r->cl, o->id, PROTO_STATUS, "", 0, STATUS_TIMEOUT_MS,
-				    gather_reply_cb, o) != 0) {
+		                    gather_reply_cb, o) != 0) {
 			free(o);
 			g->waiting--;
 		}

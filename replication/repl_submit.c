@@ -34,14 +34,14 @@ repl_submit_metrics(void)
 	if (m_submitted)
 		return;
 	m_submitted = metric_counter("mailnode_writes_total", "result=\"submitted\"",
-				     "Write batches submitted through raft");
+	                             "Write batches submitted through raft");
 	m_failed = metric_counter("mailnode_writes_total", "result=\"failed\"",
-				  "Write batches submitted through raft");
+	                          "Write batches submitted through raft");
 	m_forwarded = metric_counter("mailnode_writes_forwarded_total", NULL,
-				     "Write batches forwarded to the leader");
-	m_latency = metric_histogram("mailnode_write_seconds", NULL,
-				     "From submission to local apply", metric_latency_bounds,
-				     metric_latency_nbounds);
+	                             "Write batches forwarded to the leader");
+	m_latency =
+	        metric_histogram("mailnode_write_seconds", NULL, "From submission to local apply",
+	                         metric_latency_bounds, metric_latency_nbounds);
 }
 
 static size_t
@@ -106,7 +106,7 @@ req_fail(struct repl *r, struct repl_req *q, int status)
 {
 	if (q->fwd_call) {
 		fwd_answer(q->fwd_call, status == REPL_ETOOBIG ? PROTO_EBADREQ : PROTO_EUNKNOWN,
-			   repl__leader(r), 0);
+		           repl__leader(r), 0);
 		q->fwd_call = NULL;
 	}
 	repl_submit_cb cb = q->canceled ? NULL : q->cb;
@@ -170,7 +170,7 @@ repl_apply_cb(struct raft_apply *req, int status, void *result)
 	struct repl *r = a->r;
 	if (status != 0) {
 		log_info("repl", "event=proposal-failed status=\"%s\" batches=%zu",
-			 raft_strerror(status), a->n);
+		         raft_strerror(status), a->n);
 		for (size_t i = 0; i < a->n; i++) {
 			struct repl_req *q = req_find(r, a->ids[i]);
 			if (q && q->state == RQ_INFLIGHT)
@@ -191,7 +191,8 @@ repl_propose(struct repl *r)
 		for (struct repl_req *q = r->reqs; q; q = q->qnext) {
 			if (q->state != RQ_QUEUED)
 				continue;
-			if (n > 0 && (bytes + q->len + 4 > REPL_ENTRY_MAX || n >= CMD_FRAME_BATCHES_MAX))
+			if (n > 0 &&
+			    (bytes + q->len + 4 > REPL_ENTRY_MAX || n >= CMD_FRAME_BATCHES_MAX))
 				break;
 			bytes += q->len + 4;
 			n++;
@@ -277,7 +278,7 @@ repl_forward(struct repl *r, uint64_t leader)
 		x->r = r;
 		memcpy(x->id, q->reqid, CMD_REQID_LEN);
 		if (cluster_request(r->cl, leader, PROTO_FWD, q->batch, q->len, REPL_FWD_TIMEOUT_MS,
-				    fwd_reply_cb, x) != 0) {
+		                    fwd_reply_cb, x) != 0) {
 			free(x);
 			continue;
 		}

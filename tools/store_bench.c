@@ -84,14 +84,24 @@ main(int argc, char **argv)
 	int ch;
 	while ((ch = getopt(argc, argv, "n:b:c:s:d:")) != -1) {
 		switch (ch) {
-		case 'n': n = strtoul(optarg, NULL, 10); break;
-		case 'b': batch = strtoul(optarg, NULL, 10); break;
-		case 'c': commit_every = strtoul(optarg, NULL, 10); break;
-		case 's': size = strtoul(optarg, NULL, 10); break;
-		case 'd': dir = optarg; break;
+		case 'n':
+			n = strtoul(optarg, NULL, 10);
+			break;
+		case 'b':
+			batch = strtoul(optarg, NULL, 10);
+			break;
+		case 'c':
+			commit_every = strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			size = strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			dir = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: store_bench [-n N] [-b BATCH] [-c COMMIT_EVERY] "
-					"[-s SIZE] [-d DIR]\n");
+			                "[-s SIZE] [-d DIR]\n");
 			return 2;
 		}
 	}
@@ -110,8 +120,10 @@ main(int argc, char **argv)
 	struct cmd_batch b;
 	cmd_batch_init(&b, 1, 0);
 	struct cmd c1 = {.type = CMD_DOMAIN_ADD, .name = {"bench.test", 10}};
-	struct cmd c2 = {.type = CMD_USER_ADD, .address = {"u@bench.test", 12},
-			 .blob = {"x", 1}, .enabled = 1};
+	struct cmd c2 = {.type = CMD_USER_ADD,
+	                 .address = {"u@bench.test", 12},
+	                 .blob = {"x", 1},
+	                 .enabled = 1};
 	cmd_batch_add(&b, &c1);
 	cmd_batch_add(&b, &c2);
 	apply1(st, &b);
@@ -129,8 +141,8 @@ main(int argc, char **argv)
 	pthread_t th[4];
 	struct stage_job jobs[4];
 	for (int i = 0; i < 4; i++) {
-		jobs[i] = (struct stage_job){st, dir, n * (size_t)i / 4, n * (size_t)(i + 1) / 4,
-					     size, hashes};
+		jobs[i] = (struct stage_job){
+		        st, dir, n * (size_t)i / 4, n * (size_t)(i + 1) / 4, size, hashes};
 		pthread_create(&th[i], NULL, stage_thread, &jobs[i]);
 	}
 	for (int i = 0; i < 4; i++)
@@ -145,9 +157,12 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < n; i += batch) {
 		cmd_batch_init(&b, 1, 0);
 		for (size_t k = i; k < i + batch && k < n; k++) {
-			struct cmd c = {.type = CMD_MSG_APPEND, .user_id = 1,
-					.mailbox_id = inbox.id, .hash = hashes[k], .size = size,
-					.internaldate = 1700000000 + (int64_t)k};
+			struct cmd c = {.type = CMD_MSG_APPEND,
+			                .user_id = 1,
+			                .mailbox_id = inbox.id,
+			                .hash = hashes[k],
+			                .size = size,
+			                .internaldate = 1700000000 + (int64_t)k};
 			cmd_batch_add(&b, &c);
 		}
 		apply1(st, &b);

@@ -53,17 +53,17 @@ struct conn_handler {
 };
 
 enum {
-	CONN_F_CLOSING = 1 << 0,  /* conn_close called: no more reads */
-	CONN_F_CLOSED = 1 << 1,   /* uv_close called */
-	CONN_F_PAUSED = 1 << 2,   /* owner asked not to get on_read */
-	CONN_F_READING = 1 << 3,  /* uv_read_start active */
-	CONN_F_EOF = 1 << 4,      /* peer closed its side */
-	CONN_F_QUEUED = 1 << 5,   /* on the flush list */
-	CONN_F_TLS = 1 << 6,      /* TLS is on */
-	CONN_F_CLIENT = 1 << 7,   /* we connected out */
+	CONN_F_CLOSING = 1 << 0, /* conn_close called: no more reads */
+	CONN_F_CLOSED = 1 << 1,  /* uv_close called */
+	CONN_F_PAUSED = 1 << 2,  /* owner asked not to get on_read */
+	CONN_F_READING = 1 << 3, /* uv_read_start active */
+	CONN_F_EOF = 1 << 4,     /* peer closed its side */
+	CONN_F_QUEUED = 1 << 5,  /* on the flush list */
+	CONN_F_TLS = 1 << 6,     /* TLS is on */
+	CONN_F_CLIENT = 1 << 7,  /* we connected out */
 	CONN_F_CONNECTED = 1 << 8,
-	CONN_F_IN_READ = 1 << 9,  /* inside on_read */
-	CONN_F_PIPE = 1 << 10,    /* a Unix-domain or socketpair stream */
+	CONN_F_IN_READ = 1 << 9,   /* inside on_read */
+	CONN_F_PIPE = 1 << 10,     /* a Unix-domain or socketpair stream */
 	CONN_F_SKIPLINE = 1 << 11, /* dropping the rest of an overlong line */
 	CONN_F_STARVED = 1 << 12,  /* input waits in TLS or inflate for room in c->in */
 };
@@ -76,13 +76,13 @@ struct conn {
 		uv_pipe_t pipe;
 	} u;
 	const struct conn_handler *handler;
-	void *data;          /* the owner */
-	struct nbuf in;      /* plaintext from the peer */
-	struct nbuf out;     /* bytes (ciphertext with TLS) not yet given to uv_write */
+	void *data;      /* the owner */
+	struct nbuf in;  /* plaintext from the peer */
+	struct nbuf out; /* bytes (ciphertext with TLS) not yet given to uv_write */
 	struct tls_conn *tls;
-	struct compress *z;  /* DEFLATE inside TLS (conn_start_compress), or NULL */
-	size_t in_limit;     /* stop reading at this many unconsumed bytes */
-	size_t queued;       /* bytes in uv_write requests not yet completed */
+	struct compress *z; /* DEFLATE inside TLS (conn_start_compress), or NULL */
+	size_t in_limit;    /* stop reading at this many unconsumed bytes */
+	size_t queued;      /* bytes in uv_write requests not yet completed */
 	uint64_t last_active_ms;
 	uint64_t closing_since_ms;
 	uint32_t idle_timeout_ms; /* 0: none */
@@ -106,16 +106,16 @@ uv_loop_t *net_loop(void);
 
 /* Accept a pending connection from server. The conn starts paused until
  * conn_start. Returns NULL when accept fails. */
-struct conn *conn_accept(uv_stream_t *server, int is_pipe, const struct conn_handler *h,
-			 void *data, size_t in_limit, const char *proto);
+struct conn *conn_accept(uv_stream_t *server, int is_pipe, const struct conn_handler *h, void *data,
+                         size_t in_limit, const char *proto);
 /* Wrap an already connected fd (a socketpair end). */
 struct conn *conn_open_fd(int fd, const struct conn_handler *h, void *data, size_t in_limit,
-			  const char *proto);
+                          const char *proto);
 /* Connect out to addr (host:port already resolved into sockaddr).
  * on_read/on_close as usual; h->on_tls (or the first on_read) tells that
  * it is up; a failed connect closes with on_close. */
 struct conn *conn_connect(const struct sockaddr *addr, const struct conn_handler *h, void *data,
-			  size_t in_limit, const char *proto);
+                          size_t in_limit, const char *proto);
 
 /* Begin delivering input. */
 void conn_start(struct conn *c);

@@ -54,7 +54,7 @@ tls_error_text(const char *what, const char *file)
 		ERR_error_string_n(e, ossl, sizeof(ossl));
 	ERR_clear_error();
 	snprintf(tls_errbuf, sizeof(tls_errbuf), "%s%s%s: %s", what, file ? " " : "",
-		 file ? file : "", ossl);
+	         file ? file : "", ossl);
 	return tls_errbuf;
 }
 
@@ -66,7 +66,7 @@ tls_ctx_base(const SSL_METHOD *method)
 		return NULL;
 	SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
 	SSL_CTX_set_options(ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
 	return ssl;
 }
@@ -94,7 +94,7 @@ tls_ctx_load(SSL_CTX *ssl, const char *cert, const char *key, const char **error
 
 int
 tls_ctx_create_server(const char *cert, const char *key, const char *client_ca,
-		      struct tls_ctx **ctx_r, const char **error_r)
+                      struct tls_ctx **ctx_r, const char **error_r)
 {
 	SSL_CTX *ssl = tls_ctx_base(TLS_server_method());
 	if (ssl == NULL) {
@@ -124,7 +124,7 @@ err_after_ssl:
 
 int
 tls_ctx_create_client(const char *cert, const char *key, const char *ca, struct tls_ctx **ctx_r,
-		      const char **error_r)
+                      const char **error_r)
 {
 	SSL_CTX *ssl = tls_ctx_base(TLS_client_method());
 	if (ssl == NULL) {
@@ -352,7 +352,7 @@ tls_conn_peer_cn(struct tls_conn *t)
 	/* Static: callers use the name at once, on the loop thread. */
 	static char cn[80];
 	int n = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn,
-					  sizeof(cn));
+	                                  sizeof(cn));
 	X509_free(peer);
 	return n > 0 ? cn : NULL;
 }
@@ -387,13 +387,13 @@ tls_write_pem(const char *path, int mode, X509 *cert, EVP_PKEY *key, const char 
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0) {
 		snprintf(tls_errbuf, sizeof(tls_errbuf), "cannot create %s: %s", tmp,
-			 strerror(errno));
+		         strerror(errno));
 		*error_r = tls_errbuf;
 		return -1;
 	}
 	FILE *f = fdopen(fd, "w");
 	int ok = f != NULL && (cert ? PEM_write_X509(f, cert)
-				    : PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL));
+	                            : PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL));
 	if (f != NULL) {
 		ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
 		ok = (fclose(f) == 0) && ok;
@@ -411,7 +411,7 @@ tls_write_pem(const char *path, int mode, X509 *cert, EVP_PKEY *key, const char 
 
 static X509 *
 tls_cert_new(EVP_PKEY *key, const char *cn, long days, X509 *issuer, EVP_PKEY *issuer_key,
-	     int is_ca)
+             int is_ca)
 {
 	X509 *x = X509_new();
 	if (x == NULL)
@@ -433,7 +433,7 @@ tls_cert_new(EVP_PKEY *key, const char *cn, long days, X509 *issuer, EVP_PKEY *i
 	X509_set_pubkey(x, key);
 	X509_NAME *name = X509_get_subject_name(x);
 	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"mailnode", -1,
-				   -1, 0);
+	                           -1, 0);
 	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
 	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
 
@@ -443,11 +443,11 @@ tls_cert_new(EVP_PKEY *key, const char *cn, long days, X509 *issuer, EVP_PKEY *i
 	char san[300];
 	snprintf(san, sizeof(san), "DNS:%s,DNS:localhost,IP:127.0.0.1,IP:::1", cn);
 	const char *exts[][2] = {
-		{"basicConstraints", is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE"},
-		{"keyUsage", is_ca ? "critical,keyCertSign,cRLSign"
-				   : "critical,digitalSignature,keyEncipherment"},
-		{"extendedKeyUsage", is_ca ? NULL : "serverAuth,clientAuth"},
-		{"subjectAltName", is_ca ? NULL : san},
+	        {"basicConstraints", is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE"},
+	        {"keyUsage", is_ca ? "critical,keyCertSign,cRLSign"
+	                           : "critical,digitalSignature,keyEncipherment"},
+	        {"extendedKeyUsage", is_ca ? NULL : "serverAuth,clientAuth"},
+	        {"subjectAltName", is_ca ? NULL : san},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(exts); i++) {
 		if (exts[i][1] == NULL)
@@ -468,7 +468,7 @@ err:
 
 static int
 tls_issue(const char *cert_path, const char *key_path, const char *cn, long days, X509 *issuer,
-	  EVP_PKEY *issuer_key, int is_ca, const char **error_r)
+          EVP_PKEY *issuer_key, int is_ca, const char **error_r)
 {
 	ERR_clear_error();
 	EVP_PKEY *key = EVP_EC_gen("P-256");
@@ -493,7 +493,7 @@ out:
 
 int
 tls_selfsigned_create(const char *cert_path, const char *key_path, const char *cn,
-		      const char **error_r)
+                      const char **error_r)
 {
 	return tls_issue(cert_path, key_path, cn, 3650, NULL, NULL, 0, error_r);
 }
@@ -506,7 +506,7 @@ tls_ca_create(const char *cert_path, const char *key_path, const char *cn, const
 
 int
 tls_cert_issue(const char *ca_cert, const char *ca_key, const char *cn, const char *cert_path,
-	       const char *key_path, const char **error_r)
+               const char *key_path, const char **error_r)
 {
 	FILE *f = fopen(ca_cert, "r");
 	X509 *ca = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;

@@ -20,11 +20,11 @@ struct tls_conn;
  * certificate signed by that CA (the cluster port). Returns 0, or -1 with
  * *error_r naming the file and the problem. */
 int tls_ctx_create_server(const char *cert, const char *key, const char *client_ca,
-			  struct tls_ctx **ctx_r, const char **error_r);
+                          struct tls_ctx **ctx_r, const char **error_r);
 /* A client context presenting cert/key (may be NULL) and verifying the
  * server against ca (NULL: no verification, for tests and tools only). */
-int tls_ctx_create_client(const char *cert, const char *key, const char *ca,
-			  struct tls_ctx **ctx_r, const char **error_r);
+int tls_ctx_create_client(const char *cert, const char *key, const char *ca, struct tls_ctx **ctx_r,
+                          const char **error_r);
 void tls_ctx_free(struct tls_ctx **ctx);
 
 struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int server);
@@ -65,12 +65,12 @@ void tls_conn_idle(struct tls_conn *t);
 /* Create a self-signed certificate and key for cn (PEM files, key 0600).
  * Returns 0 or -1 with *error_r. */
 int tls_selfsigned_create(const char *cert_path, const char *key_path, const char *cn,
-			  const char **error_r);
+                          const char **error_r);
 /* Create a CA (key 0600), or issue a certificate for cn signed by a CA,
  * usable as both TLS server and client (the cluster's mutual TLS). */
 int tls_ca_create(const char *cert_path, const char *key_path, const char *cn,
-		  const char **error_r);
-int tls_cert_issue(const char *ca_cert, const char *ca_key, const char *cn,
-		   const char *cert_path, const char *key_path, const char **error_r);
+                  const char **error_r);
+int tls_cert_issue(const char *ca_cert, const char *ca_key, const char *cn, const char *cert_path,
+                   const char *key_path, const char **error_r);
 
 #endif

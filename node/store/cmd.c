@@ -48,67 +48,67 @@ enum cmd_field {
 #define FIELDS_MAX 10
 
 static const uint8_t cmd_fields[CMD_TYPE_MAX][FIELDS_MAX] = {
-	[CMD_CLUSTER_INIT] = {F_END},
-	[CMD_DOMAIN_ADD] = {F_NAME},
-	[CMD_DOMAIN_DEL] = {F_NAME},
-	[CMD_USER_ADD] = {F_ADDRESS, F_BLOB, F_QUOTA_BYTES, F_QUOTA_MSGS, F_ENABLED},
-	[CMD_USER_DEL] = {F_ADDRESS},
-	[CMD_USER_SET_PASSWORD] = {F_ADDRESS, F_BLOB},
-	[CMD_USER_SET_ENABLED] = {F_ADDRESS, F_ENABLED},
-	[CMD_USER_SET_QUOTA] = {F_ADDRESS, F_QUOTA_BYTES, F_QUOTA_MSGS},
-	[CMD_ALIAS_ADD] = {F_ADDRESS, F_TARGETS},
-	[CMD_ALIAS_DEL] = {F_ADDRESS},
-	[CMD_CONFIG_SET] = {F_KEY, F_VALUE},
-	[CMD_CONFIG_DEL] = {F_KEY},
-	[CMD_MAILBOX_CREATE] = {F_USER_ID, F_NAME, F_SPECIAL},
-	[CMD_MAILBOX_DELETE] = {F_USER_ID, F_NAME},
-	[CMD_MAILBOX_RENAME] = {F_USER_ID, F_NAME, F_NAME2},
-	[CMD_MAILBOX_SUBSCRIBE] = {F_USER_ID, F_NAME},
-	[CMD_MAILBOX_UNSUBSCRIBE] = {F_USER_ID, F_NAME},
-	[CMD_MAILBOX_SET_SPECIAL] = {F_USER_ID, F_NAME, F_SPECIAL},
-	[CMD_MAILBOX_CLAIM_RECENT] = {F_USER_ID, F_MAILBOX_ID, F_UID},
-	[CMD_MSG_APPEND] = {F_USER_ID, F_MAILBOX_ID, F_HASH, F_SIZE, F_FLAGS, F_KEYWORDS,
-			    F_INTERNALDATE, F_META},
-	[CMD_MSG_STORE] = {F_USER_ID, F_MAILBOX_ID, F_UIDVALIDITY, F_RANGES, F_MODE, F_FLAGS,
-			   F_KEYWORDS, F_MODSEQ},
-	[CMD_MSG_EXPUNGE] = {F_USER_ID, F_MAILBOX_ID, F_UIDVALIDITY, F_MODE, F_RANGES},
-	[CMD_MSG_COPY] = {F_USER_ID, F_MAILBOX_ID, F_UIDVALIDITY, F_RANGES, F_MAILBOX_ID2},
-	[CMD_MSG_MOVE] = {F_USER_ID, F_MAILBOX_ID, F_UIDVALIDITY, F_RANGES, F_MAILBOX_ID2},
-	[CMD_SIEVE_PUT] = {F_USER_ID, F_NAME, F_VALUE},
-	[CMD_SIEVE_DEL] = {F_USER_ID, F_NAME},
-	[CMD_SIEVE_ACTIVATE] = {F_USER_ID, F_NAME},
-	[CMD_URLAUTH_KEY] = {F_USER_ID, F_MAILBOX_ID, F_MODE, F_BLOB},
+        [CMD_CLUSTER_INIT] = {F_END},
+        [CMD_DOMAIN_ADD] = {F_NAME},
+        [CMD_DOMAIN_DEL] = {F_NAME},
+        [CMD_USER_ADD] = {F_ADDRESS, F_BLOB, F_QUOTA_BYTES, F_QUOTA_MSGS, F_ENABLED},
+        [CMD_USER_DEL] = {F_ADDRESS},
+        [CMD_USER_SET_PASSWORD] = {F_ADDRESS, F_BLOB},
+        [CMD_USER_SET_ENABLED] = {F_ADDRESS, F_ENABLED},
+        [CMD_USER_SET_QUOTA] = {F_ADDRESS, F_QUOTA_BYTES, F_QUOTA_MSGS},
+        [CMD_ALIAS_ADD] = {F_ADDRESS, F_TARGETS},
+        [CMD_ALIAS_DEL] = {F_ADDRESS},
+        [CMD_CONFIG_SET] = {F_KEY, F_VALUE},
+        [CMD_CONFIG_DEL] = {F_KEY},
+        [CMD_MAILBOX_CREATE] = {F_USER_ID, F_NAME, F_SPECIAL},
+        [CMD_MAILBOX_DELETE] = {F_USER_ID, F_NAME},
+        [CMD_MAILBOX_RENAME] = {F_USER_ID, F_NAME, F_NAME2},
+        [CMD_MAILBOX_SUBSCRIBE] = {F_USER_ID, F_NAME},
+        [CMD_MAILBOX_UNSUBSCRIBE] = {F_USER_ID, F_NAME},
+        [CMD_MAILBOX_SET_SPECIAL] = {F_USER_ID, F_NAME, F_SPECIAL},
+        [CMD_MAILBOX_CLAIM_RECENT] = {F_USER_ID, F_MAILBOX_ID, F_UID},
+        [CMD_MSG_APPEND] = {F_USER_ID, F_MAILBOX_ID, F_HASH, F_SIZE, F_FLAGS, F_KEYWORDS,
+                            F_INTERNALDATE, F_META},
+        [CMD_MSG_STORE] = {F_USER_ID, F_MAILBOX_ID, F_UIDVALIDITY, F_RANGES, F_MODE, F_FLAGS,
+                           F_KEYWORDS, F_MODSEQ},
+        [CMD_MSG_EXPUNGE] = {F_USER_ID, F_MAILBOX_ID, F_UIDVALIDITY, F_MODE, F_RANGES},
+        [CMD_MSG_COPY] = {F_USER_ID, F_MAILBOX_ID, F_UIDVALIDITY, F_RANGES, F_MAILBOX_ID2},
+        [CMD_MSG_MOVE] = {F_USER_ID, F_MAILBOX_ID, F_UIDVALIDITY, F_RANGES, F_MAILBOX_ID2},
+        [CMD_SIEVE_PUT] = {F_USER_ID, F_NAME, F_VALUE},
+        [CMD_SIEVE_DEL] = {F_USER_ID, F_NAME},
+        [CMD_SIEVE_ACTIVATE] = {F_USER_ID, F_NAME},
+        [CMD_URLAUTH_KEY] = {F_USER_ID, F_MAILBOX_ID, F_MODE, F_BLOB},
 };
 
 static const char *const cmd_names[CMD_TYPE_MAX] = {
-	[CMD_CLUSTER_INIT] = "cluster-init",
-	[CMD_DOMAIN_ADD] = "domain-add",
-	[CMD_DOMAIN_DEL] = "domain-del",
-	[CMD_USER_ADD] = "user-add",
-	[CMD_USER_DEL] = "user-del",
-	[CMD_USER_SET_PASSWORD] = "user-set-password",
-	[CMD_USER_SET_ENABLED] = "user-set-enabled",
-	[CMD_USER_SET_QUOTA] = "user-set-quota",
-	[CMD_ALIAS_ADD] = "alias-add",
-	[CMD_ALIAS_DEL] = "alias-del",
-	[CMD_CONFIG_SET] = "config-set",
-	[CMD_CONFIG_DEL] = "config-del",
-	[CMD_MAILBOX_CREATE] = "mailbox-create",
-	[CMD_MAILBOX_DELETE] = "mailbox-delete",
-	[CMD_MAILBOX_RENAME] = "mailbox-rename",
-	[CMD_MAILBOX_SUBSCRIBE] = "mailbox-subscribe",
-	[CMD_MAILBOX_UNSUBSCRIBE] = "mailbox-unsubscribe",
-	[CMD_MAILBOX_SET_SPECIAL] = "mailbox-set-special",
-	[CMD_MAILBOX_CLAIM_RECENT] = "mailbox-claim-recent",
-	[CMD_MSG_APPEND] = "append",
-	[CMD_MSG_STORE] = "store",
-	[CMD_MSG_EXPUNGE] = "expunge",
-	[CMD_MSG_COPY] = "copy",
-	[CMD_MSG_MOVE] = "move",
-	[CMD_SIEVE_PUT] = "sieve-put",
-	[CMD_SIEVE_DEL] = "sieve-del",
-	[CMD_SIEVE_ACTIVATE] = "sieve-activate",
-	[CMD_URLAUTH_KEY] = "urlauth-key",
+        [CMD_CLUSTER_INIT] = "cluster-init",
+        [CMD_DOMAIN_ADD] = "domain-add",
+        [CMD_DOMAIN_DEL] = "domain-del",
+        [CMD_USER_ADD] = "user-add",
+        [CMD_USER_DEL] = "user-del",
+        [CMD_USER_SET_PASSWORD] = "user-set-password",
+        [CMD_USER_SET_ENABLED] = "user-set-enabled",
+        [CMD_USER_SET_QUOTA] = "user-set-quota",
+        [CMD_ALIAS_ADD] = "alias-add",
+        [CMD_ALIAS_DEL] = "alias-del",
+        [CMD_CONFIG_SET] = "config-set",
+        [CMD_CONFIG_DEL] = "config-del",
+        [CMD_MAILBOX_CREATE] = "mailbox-create",
+        [CMD_MAILBOX_DELETE] = "mailbox-delete",
+        [CMD_MAILBOX_RENAME] = "mailbox-rename",
+        [CMD_MAILBOX_SUBSCRIBE] = "mailbox-subscribe",
+        [CMD_MAILBOX_UNSUBSCRIBE] = "mailbox-unsubscribe",
+        [CMD_MAILBOX_SET_SPECIAL] = "mailbox-set-special",
+        [CMD_MAILBOX_CLAIM_RECENT] = "mailbox-claim-recent",
+        [CMD_MSG_APPEND] = "append",
+        [CMD_MSG_STORE] = "store",
+        [CMD_MSG_EXPUNGE] = "expunge",
+        [CMD_MSG_COPY] = "copy",
+        [CMD_MSG_MOVE] = "move",
+        [CMD_SIEVE_PUT] = "sieve-put",
+        [CMD_SIEVE_DEL] = "sieve-del",
+        [CMD_SIEVE_ACTIVATE] = "sieve-activate",
+        [CMD_URLAUTH_KEY] = "urlauth-key",
 };
 
 const char *
@@ -118,17 +118,17 @@ cmd_type_name(enum cmd_type t)
 }
 
 static const char *const status_names[CMD_STATUS_MAX] = {
-	[CMD_OK] = "ok",
-	[CMD_ENOTFOUND] = "not found",
-	[CMD_EEXISTS] = "already exists",
-	[CMD_EQUOTA] = "over quota",
-	[CMD_EINVALID] = "invalid",
-	[CMD_ENOPERM] = "not permitted",
-	[CMD_ESTALE] = "UIDVALIDITY changed",
-	[CMD_ELIMIT] = "limit reached",
-	[CMD_ENOTEMPTY] = "not empty",
-	[CMD_EABORTED] = "aborted",
-	[CMD_ELOOP] = "alias loop",
+        [CMD_OK] = "ok",
+        [CMD_ENOTFOUND] = "not found",
+        [CMD_EEXISTS] = "already exists",
+        [CMD_EQUOTA] = "over quota",
+        [CMD_EINVALID] = "invalid",
+        [CMD_ENOPERM] = "not permitted",
+        [CMD_ESTALE] = "UIDVALIDITY changed",
+        [CMD_ELIMIT] = "limit reached",
+        [CMD_ENOTEMPTY] = "not empty",
+        [CMD_EABORTED] = "aborted",
+        [CMD_ELOOP] = "alias loop",
 };
 
 const char *
@@ -215,33 +215,75 @@ cmd_encode_fields(struct wire_writer *w, const struct cmd *c)
 {
 	for (int i = 0; i < FIELDS_MAX && cmd_fields[c->type][i] != F_END; i++) {
 		switch ((enum cmd_field)cmd_fields[c->type][i]) {
-		case F_USER_ID: wire_put_u32(w, c->user_id); break;
-		case F_MAILBOX_ID: wire_put_u32(w, c->mailbox_id); break;
-		case F_MAILBOX_ID2: wire_put_u32(w, c->mailbox_id2); break;
-		case F_UIDVALIDITY: wire_put_u32(w, c->uidvalidity); break;
-		case F_UID: wire_put_u32(w, c->uid); break;
-		case F_FLAGS: wire_put_u32(w, c->flags); break;
-		case F_SPECIAL: wire_put_u32(w, c->special_use); break;
-		case F_MODE: wire_put_u8(w, c->mode); break;
-		case F_ENABLED: wire_put_u8(w, c->enabled); break;
-		case F_SIZE: wire_put_u64(w, c->size); break;
-		case F_MODSEQ: wire_put_u64(w, c->modseq); break;
-		case F_QUOTA_BYTES: wire_put_u64(w, c->quota_bytes); break;
-		case F_QUOTA_MSGS: wire_put_u64(w, c->quota_msgs); break;
-		case F_INTERNALDATE: wire_put_u64(w, (uint64_t)c->internaldate); break;
+		case F_USER_ID:
+			wire_put_u32(w, c->user_id);
+			break;
+		case F_MAILBOX_ID:
+			wire_put_u32(w, c->mailbox_id);
+			break;
+		case F_MAILBOX_ID2:
+			wire_put_u32(w, c->mailbox_id2);
+			break;
+		case F_UIDVALIDITY:
+			wire_put_u32(w, c->uidvalidity);
+			break;
+		case F_UID:
+			wire_put_u32(w, c->uid);
+			break;
+		case F_FLAGS:
+			wire_put_u32(w, c->flags);
+			break;
+		case F_SPECIAL:
+			wire_put_u32(w, c->special_use);
+			break;
+		case F_MODE:
+			wire_put_u8(w, c->mode);
+			break;
+		case F_ENABLED:
+			wire_put_u8(w, c->enabled);
+			break;
+		case F_SIZE:
+			wire_put_u64(w, c->size);
+			break;
+		case F_MODSEQ:
+			wire_put_u64(w, c->modseq);
+			break;
+		case F_QUOTA_BYTES:
+			wire_put_u64(w, c->quota_bytes);
+			break;
+		case F_QUOTA_MSGS:
+			wire_put_u64(w, c->quota_msgs);
+			break;
+		case F_INTERNALDATE:
+			wire_put_u64(w, (uint64_t)c->internaldate);
+			break;
 		case F_HASH:
 			if (c->hash == NULL)
 				w->err = 1;
 			else
 				wire_put_raw(w, c->hash, CMD_HASH_LEN);
 			break;
-		case F_ADDRESS: put_str(w, &c->address, CMD_ADDRESS_MAX); break;
-		case F_NAME: put_str(w, &c->name, CMD_MAILBOX_NAME_MAX); break;
-		case F_NAME2: put_str(w, &c->name2, CMD_MAILBOX_NAME_MAX); break;
-		case F_KEY: put_str(w, &c->name, CMD_CONFIG_KEY_MAX); break;
-		case F_VALUE: put_blob(w, &c->value, CMD_VALUE_MAX); break;
-		case F_META: put_blob(w, &c->meta, CMD_META_MAX); break;
-		case F_BLOB: put_blob(w, &c->blob, CMD_CRED_MAX); break;
+		case F_ADDRESS:
+			put_str(w, &c->address, CMD_ADDRESS_MAX);
+			break;
+		case F_NAME:
+			put_str(w, &c->name, CMD_MAILBOX_NAME_MAX);
+			break;
+		case F_NAME2:
+			put_str(w, &c->name2, CMD_MAILBOX_NAME_MAX);
+			break;
+		case F_KEY:
+			put_str(w, &c->name, CMD_CONFIG_KEY_MAX);
+			break;
+		case F_VALUE:
+			put_blob(w, &c->value, CMD_VALUE_MAX);
+			break;
+		case F_META:
+			put_blob(w, &c->meta, CMD_META_MAX);
+			break;
+		case F_BLOB:
+			put_blob(w, &c->blob, CMD_CRED_MAX);
+			break;
 		case F_RANGES:
 			if (c->ranges.n > CMD_RANGES_MAX) {
 				w->err = 1;
@@ -261,7 +303,8 @@ cmd_encode_fields(struct wire_writer *w, const struct cmd *c)
 		case F_TARGETS:
 			put_strlist(w, &c->targets, CMD_TARGETS_MAX, CMD_ADDRESS_MAX);
 			break;
-		case F_END: break;
+		case F_END:
+			break;
 		}
 	}
 }
@@ -420,28 +463,72 @@ cmd_decode_fields(struct wire_reader *r, struct cmd *c, const char **error_r)
 {
 	for (int i = 0; i < FIELDS_MAX && cmd_fields[c->type][i] != F_END; i++) {
 		switch ((enum cmd_field)cmd_fields[c->type][i]) {
-		case F_USER_ID: c->user_id = wire_get_u32(r); break;
-		case F_MAILBOX_ID: c->mailbox_id = wire_get_u32(r); break;
-		case F_MAILBOX_ID2: c->mailbox_id2 = wire_get_u32(r); break;
-		case F_UIDVALIDITY: c->uidvalidity = wire_get_u32(r); break;
-		case F_UID: c->uid = wire_get_u32(r); break;
-		case F_FLAGS: c->flags = wire_get_u32(r); break;
-		case F_SPECIAL: c->special_use = wire_get_u32(r); break;
-		case F_MODE: c->mode = wire_get_u8(r); break;
-		case F_ENABLED: c->enabled = wire_get_u8(r); break;
-		case F_SIZE: c->size = wire_get_u64(r); break;
-		case F_MODSEQ: c->modseq = wire_get_u64(r); break;
-		case F_QUOTA_BYTES: c->quota_bytes = wire_get_u64(r); break;
-		case F_QUOTA_MSGS: c->quota_msgs = wire_get_u64(r); break;
-		case F_INTERNALDATE: c->internaldate = (int64_t)wire_get_u64(r); break;
-		case F_HASH: c->hash = wire_get_raw(r, CMD_HASH_LEN); break;
-		case F_ADDRESS: get_str(r, &c->address, CMD_ADDRESS_MAX); break;
-		case F_NAME: get_str(r, &c->name, CMD_MAILBOX_NAME_MAX); break;
-		case F_NAME2: get_str(r, &c->name2, CMD_MAILBOX_NAME_MAX); break;
-		case F_KEY: get_str(r, &c->name, CMD_CONFIG_KEY_MAX); break;
-		case F_VALUE: get_blob(r, &c->value, CMD_VALUE_MAX); break;
-		case F_META: get_blob(r, &c->meta, CMD_META_MAX); break;
-		case F_BLOB: get_blob(r, &c->blob, CMD_CRED_MAX); break;
+		case F_USER_ID:
+			c->user_id = wire_get_u32(r);
+			break;
+		case F_MAILBOX_ID:
+			c->mailbox_id = wire_get_u32(r);
+			break;
+		case F_MAILBOX_ID2:
+			c->mailbox_id2 = wire_get_u32(r);
+			break;
+		case F_UIDVALIDITY:
+			c->uidvalidity = wire_get_u32(r);
+			break;
+		case F_UID:
+			c->uid = wire_get_u32(r);
+			break;
+		case F_FLAGS:
+			c->flags = wire_get_u32(r);
+			break;
+		case F_SPECIAL:
+			c->special_use = wire_get_u32(r);
+			break;
+		case F_MODE:
+			c->mode = wire_get_u8(r);
+			break;
+		case F_ENABLED:
+			c->enabled = wire_get_u8(r);
+			break;
+		case F_SIZE:
+			c->size = wire_get_u64(r);
+			break;
+		case F_MODSEQ:
+			c->modseq = wire_get_u64(r);
+			break;
+		case F_QUOTA_BYTES:
+			c->quota_bytes = wire_get_u64(r);
+			break;
+		case F_QUOTA_MSGS:
+			c->quota_msgs = wire_get_u64(r);
+			break;
+		case F_INTERNALDATE:
+			c->internaldate = (int64_t)wire_get_u64(r);
+			break;
+		case F_HASH:
+			c->hash = wire_get_raw(r, CMD_HASH_LEN);
+			break;
+		case F_ADDRESS:
+			get_str(r, &c->address, CMD_ADDRESS_MAX);
+			break;
+		case F_NAME:
+			get_str(r, &c->name, CMD_MAILBOX_NAME_MAX);
+			break;
+		case F_NAME2:
+			get_str(r, &c->name2, CMD_MAILBOX_NAME_MAX);
+			break;
+		case F_KEY:
+			get_str(r, &c->name, CMD_CONFIG_KEY_MAX);
+			break;
+		case F_VALUE:
+			get_blob(r, &c->value, CMD_VALUE_MAX);
+			break;
+		case F_META:
+			get_blob(r, &c->meta, CMD_META_MAX);
+			break;
+		case F_BLOB:
+			get_blob(r, &c->blob, CMD_CRED_MAX);
+			break;
 		case F_RANGES: {
 			uint32_t n = wire_get_u32(r);
 			if (n > CMD_RANGES_MAX) {
@@ -459,7 +546,8 @@ cmd_decode_fields(struct wire_reader *r, struct cmd *c, const char **error_r)
 		case F_TARGETS:
 			get_strlist(r, &c->targets, CMD_TARGETS_MAX, CMD_ADDRESS_MAX);
 			break;
-		case F_END: break;
+		case F_END:
+			break;
 		}
 		if (r->err) {
 			*error_r = "truncated or oversized field";

@@ -28,64 +28,64 @@
 
 #include "node/lib/nbuf.h"
 
-#define CMD_FRAME_MAGIC     0x4d4e4631u /* "MNF1" */
+#define CMD_FRAME_MAGIC 0x4d4e4631u /* "MNF1" */
 /* libraft 0.15 stores entries whose length is not a multiple of 8 but
  * cannot read them back: frames are padded with up to 7 zero bytes. */
-#define CMD_FRAME_ALIGN     8
-#define CMD_BATCH_VERSION   1
-#define CMD_REQID_LEN       16
-#define CMD_HASH_LEN        32
-#define CMD_BATCH_CMDS_MAX  1024
+#define CMD_FRAME_ALIGN       8
+#define CMD_BATCH_VERSION     1
+#define CMD_REQID_LEN         16
+#define CMD_HASH_LEN          32
+#define CMD_BATCH_CMDS_MAX    1024
 #define CMD_FRAME_BATCHES_MAX 4096
-#define CMD_FRAME_MAX       (16u * 1024 * 1024)
-#define CMD_ADDRESS_MAX     320
-#define CMD_MAILBOX_NAME_MAX 1024
-#define CMD_KEYWORD_MAX     255
-#define CMD_KEYWORDS_MAX    64   /* per command and per mailbox */
-#define CMD_TARGETS_MAX     256
-#define CMD_RANGES_MAX      100000
-#define CMD_CONFIG_KEY_MAX  128
-#define CMD_VALUE_MAX       (256u * 1024)
-#define CMD_META_MAX        (1024u * 1024)
-#define CMD_CRED_MAX        4096
+#define CMD_FRAME_MAX         (16u * 1024 * 1024)
+#define CMD_ADDRESS_MAX       320
+#define CMD_MAILBOX_NAME_MAX  1024
+#define CMD_KEYWORD_MAX       255
+#define CMD_KEYWORDS_MAX      64 /* per command and per mailbox */
+#define CMD_TARGETS_MAX       256
+#define CMD_RANGES_MAX        100000
+#define CMD_CONFIG_KEY_MAX    128
+#define CMD_VALUE_MAX         (256u * 1024)
+#define CMD_META_MAX          (1024u * 1024)
+#define CMD_CRED_MAX          4096
 
 enum cmd_type {
-	CMD_CLUSTER_INIT = 1,   /* time seeds UIDVALIDITY */
-	CMD_DOMAIN_ADD,         /* name */
-	CMD_DOMAIN_DEL,         /* name */
-	CMD_USER_ADD,           /* address, blob=credentials, quota_bytes, quota_msgs, enabled */
-	CMD_USER_DEL,           /* address */
-	CMD_USER_SET_PASSWORD,  /* address, blob=credentials */
-	CMD_USER_SET_ENABLED,   /* address, enabled */
-	CMD_USER_SET_QUOTA,     /* address, quota_bytes, quota_msgs */
-	CMD_ALIAS_ADD,          /* address, targets */
-	CMD_ALIAS_DEL,          /* address */
-	CMD_CONFIG_SET,         /* name=key, value */
-	CMD_CONFIG_DEL,         /* name=key */
-	CMD_MAILBOX_CREATE,     /* user_id, name, special_use */
-	CMD_MAILBOX_DELETE,     /* user_id, name */
-	CMD_MAILBOX_RENAME,     /* user_id, name, name2 */
-	CMD_MAILBOX_SUBSCRIBE,  /* user_id, name */
-	CMD_MAILBOX_UNSUBSCRIBE, /* user_id, name */
-	CMD_MAILBOX_SET_SPECIAL, /* user_id, name, special_use */
+	CMD_CLUSTER_INIT = 1,     /* time seeds UIDVALIDITY */
+	CMD_DOMAIN_ADD,           /* name */
+	CMD_DOMAIN_DEL,           /* name */
+	CMD_USER_ADD,             /* address, blob=credentials, quota_bytes, quota_msgs, enabled */
+	CMD_USER_DEL,             /* address */
+	CMD_USER_SET_PASSWORD,    /* address, blob=credentials */
+	CMD_USER_SET_ENABLED,     /* address, enabled */
+	CMD_USER_SET_QUOTA,       /* address, quota_bytes, quota_msgs */
+	CMD_ALIAS_ADD,            /* address, targets */
+	CMD_ALIAS_DEL,            /* address */
+	CMD_CONFIG_SET,           /* name=key, value */
+	CMD_CONFIG_DEL,           /* name=key */
+	CMD_MAILBOX_CREATE,       /* user_id, name, special_use */
+	CMD_MAILBOX_DELETE,       /* user_id, name */
+	CMD_MAILBOX_RENAME,       /* user_id, name, name2 */
+	CMD_MAILBOX_SUBSCRIBE,    /* user_id, name */
+	CMD_MAILBOX_UNSUBSCRIBE,  /* user_id, name */
+	CMD_MAILBOX_SET_SPECIAL,  /* user_id, name, special_use */
 	CMD_MAILBOX_CLAIM_RECENT, /* user_id, mailbox_id, uid (first uid not claimed) */
-	CMD_MSG_APPEND,         /* user_id, mailbox_id, hash, size, flags, keywords,
-				   internaldate, meta (may be empty if an earlier
-				   append of the batch carried it) */
-	CMD_MSG_STORE,          /* user_id, mailbox_id, uidvalidity, ranges, mode,
-				   flags, keywords, modseq=unchangedsince (0: none) */
-	CMD_MSG_EXPUNGE,        /* user_id, mailbox_id, uidvalidity, mode, ranges */
-	CMD_MSG_COPY,           /* user_id, mailbox_id, uidvalidity, ranges, mailbox_id2 */
-	CMD_MSG_MOVE,           /* same as copy; source messages are expunged */
-	CMD_SIEVE_PUT,          /* user_id, name, value=script */
-	CMD_SIEVE_DEL,          /* user_id, name */
-	CMD_SIEVE_ACTIVATE,     /* user_id, name ("" deactivates) */
-	CMD_URLAUTH_KEY,        /* user_id, mailbox_id, mode, blob=key: a mailbox
-				   access key of URLAUTH (RFC 4467 §3):
-				   URLAUTH_KEY_ADD sets the mailbox's key
-				   (CMD_URLAUTH_KEY_LEN random bytes) unless it
-				   has one; URLAUTH_KEY_RESET removes it (blob
-				   empty), mailbox_id 0 every key of the user */
+	CMD_MSG_APPEND,           /* user_id, mailbox_id, hash, size, flags, keywords,
+	                             internaldate, meta (may be empty if an earlier
+	                             append of the batch carried it) */
+	CMD_MSG_STORE,            /* user_id, mailbox_id, uidvalidity, ranges, mode,
+	                             flags, keywords, modseq=unchangedsince (0: none) */
+	CMD_MSG_EXPUNGE,          /* user_id, mailbox_id, uidvalidity, mode, ranges */
+	CMD_MSG_COPY,             /* user_id, mailbox_id, uidvalidity, ranges, mailbox_id2 */
+	CMD_MSG_MOVE,             /* same as copy; source messages are expunged */
+	CMD_SIEVE_PUT,            /* user_id, name, value=script */
+	CMD_SIEVE_DEL,            /* user_id, name */
+	CMD_SIEVE_ACTIVATE,       /* user_id, name ("" deactivates) */
+	CMD_URLAUTH_KEY,          /* user_id, mailbox_id, mode, blob=key: a mailbox
+	                             access key of URLAUTH (RFC 4467 §3):
+	                             URLAUTH_KEY_ADD sets the mailbox's key
+	                             (CMD_URLAUTH_KEY_LEN random bytes) unless it
+	                             has one; URLAUTH_KEY_RESET removes it (blob
+	                             empty), mailbox_id 0 every key of the user */
 	CMD_TYPE_MAX
 };
 
@@ -213,8 +213,7 @@ int cmd_batch_add(struct cmd_batch *b, const struct cmd *c);
 const uint8_t *cmd_batch_data(const struct cmd_batch *b, size_t *len_r);
 
 /* Wrap encoded batches into a frame. Returns 0 or -1 (too large). */
-int cmd_frame_encode(const uint8_t *const *batches, const size_t *lens, size_t n,
-		     struct nbuf *out);
+int cmd_frame_encode(const uint8_t *const *batches, const size_t *lens, size_t n, struct nbuf *out);
 
 /* --- decoding ------------------------------------------------------- */
 
@@ -256,16 +255,16 @@ const char *cmd_type_name(enum cmd_type t);
  * replica. */
 enum cmd_status {
 	CMD_OK = 0,
-	CMD_ENOTFOUND,    /* user, mailbox or message does not exist */
-	CMD_EEXISTS,      /* already exists */
-	CMD_EQUOTA,       /* over quota */
-	CMD_EINVALID,     /* invalid name or argument */
-	CMD_ENOPERM,      /* not allowed (delete INBOX, ...) */
-	CMD_ESTALE,       /* UIDVALIDITY changed since the session looked */
-	CMD_ELIMIT,       /* a limit was reached (keywords per mailbox, ...) */
-	CMD_ENOTEMPTY,    /* domain still has users, ... */
-	CMD_EABORTED,     /* not applied: another command of an atomic batch failed */
-	CMD_ELOOP,        /* the alias would create a loop */
+	CMD_ENOTFOUND, /* user, mailbox or message does not exist */
+	CMD_EEXISTS,   /* already exists */
+	CMD_EQUOTA,    /* over quota */
+	CMD_EINVALID,  /* invalid name or argument */
+	CMD_ENOPERM,   /* not allowed (delete INBOX, ...) */
+	CMD_ESTALE,    /* UIDVALIDITY changed since the session looked */
+	CMD_ELIMIT,    /* a limit was reached (keywords per mailbox, ...) */
+	CMD_ENOTEMPTY, /* domain still has users, ... */
+	CMD_EABORTED,  /* not applied: another command of an atomic batch failed */
+	CMD_ELOOP,     /* the alias would create a loop */
 	CMD_STATUS_MAX
 };
 

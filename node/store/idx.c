@@ -23,10 +23,10 @@
 #define IDX_MAX_READERS 1024
 
 static const char *const idx_names[IDX_DB_COUNT] = {
-	"meta",     "domains", "users",    "user_ids", "aliases", "config",
-	"mailboxes", "mbox_ids", "keywords", "messages", "modseq", "expunged",
-	"bodies",   "subs",    "usage",    "reqids",   "req_age", "sieve",
-	"body_refs", "urlauth", "threads", "missing",  "fileops",
+        "meta",      "domains",  "users",    "user_ids", "aliases", "config",
+        "mailboxes", "mbox_ids", "keywords", "messages", "modseq",  "expunged",
+        "bodies",    "subs",     "usage",    "reqids",   "req_age", "sieve",
+        "body_refs", "urlauth",  "threads",  "missing",  "fileops",
 };
 
 struct idx {
@@ -114,8 +114,8 @@ idx_open_copy(const char *file, struct idx **ix_r, const char **error_r)
 		rc = mdb_dbi_open(txn, idx_names[i], 0, &ix->dbi[i]);
 		/* node-local ones, and "urlauth" and "threads", which copies
 		 * made before they existed lack: read as empty */
-		if (rc == MDB_NOTFOUND && (i >= IDX_DB_REPLICATED || i == IDX_DB_URLAUTH ||
-					   i == IDX_DB_THREADS)) {
+		if (rc == MDB_NOTFOUND &&
+		    (i >= IDX_DB_REPLICATED || i == IDX_DB_URLAUTH || i == IDX_DB_THREADS)) {
 			ix->dbi[i] = 0;
 			ix->absent |= 1u << i;
 			rc = 0;
@@ -131,8 +131,7 @@ idx_open_copy(const char *file, struct idx **ix_r, const char **error_r)
 err_after_env:
 	mdb_env_close(ix->env);
 err:
-	snprintf(idx_err, sizeof(idx_err), "cannot open index copy %s: %s", file,
-		 mdb_strerror(rc));
+	snprintf(idx_err, sizeof(idx_err), "cannot open index copy %s: %s", file, mdb_strerror(rc));
 	*error_r = idx_err;
 	free(ix);
 	return -1;
@@ -146,7 +145,7 @@ idx_drop(struct idx_txn *t, enum idx_db db)
 
 int
 idx_put_append(struct idx_txn *t, enum idx_db db, const void *k, size_t klen, const void *v,
-	       size_t vlen)
+               size_t vlen)
 {
 	MDB_val key = {klen, (void *)k}, val = {vlen, (void *)v};
 	int rc = mdb_put(t->txn, t->ix->dbi[db], &key, &val, MDB_APPEND);
@@ -168,11 +167,16 @@ static int
 idx_errno(int rc)
 {
 	switch (rc) {
-	case 0: return 0;
-	case MDB_MAP_FULL: return -ENOSPC;
-	case MDB_TXN_FULL: return -E2BIG;
-	case ENOMEM: return -ENOMEM;
-	default: return rc > 0 ? -rc : -EIO;
+	case 0:
+		return 0;
+	case MDB_MAP_FULL:
+		return -ENOSPC;
+	case MDB_TXN_FULL:
+		return -E2BIG;
+	case ENOMEM:
+		return -ENOMEM;
+	default:
+		return rc > 0 ? -rc : -EIO;
 	}
 }
 
@@ -240,7 +244,7 @@ idx_get(struct idx_txn *t, enum idx_db db, const void *k, size_t klen, struct id
 		return 0;
 	if (rc != 0) {
 		log_error("store", "event=get-failed db=%s error=\"%s\"", idx_names[db],
-			  mdb_strerror(rc));
+		          mdb_strerror(rc));
 		return -1;
 	}
 	v_r->p = val.mv_data;
@@ -255,7 +259,7 @@ idx_put(struct idx_txn *t, enum idx_db db, const void *k, size_t klen, const voi
 	int rc = mdb_put(t->txn, t->ix->dbi[db], &key, &val, 0);
 	if (rc != 0)
 		log_error("store", "event=put-failed db=%s error=\"%s\"", idx_names[db],
-			  mdb_strerror(rc));
+		          mdb_strerror(rc));
 	return idx_errno(rc);
 }
 
@@ -268,7 +272,7 @@ idx_del(struct idx_txn *t, enum idx_db db, const void *k, size_t klen)
 		return 0;
 	if (rc != 0) {
 		log_error("store", "event=del-failed db=%s error=\"%s\"", idx_names[db],
-			  mdb_strerror(rc));
+		          mdb_strerror(rc));
 		return -1;
 	}
 	return 1;
@@ -302,7 +306,7 @@ idx_cursor_close(struct idx_cursor **pc)
 
 static int
 idx_cursor_op(struct idx_cursor *c, MDB_val *key, struct idx_val *k_r, struct idx_val *v_r,
-	      MDB_cursor_op op)
+              MDB_cursor_op op)
 {
 	MDB_val val;
 	if (c->cur == NULL) /* a database the copy lacks: empty */
@@ -325,7 +329,7 @@ idx_cursor_op(struct idx_cursor *c, MDB_val *key, struct idx_val *k_r, struct id
 
 int
 idx_cursor_seek(struct idx_cursor *c, const void *k, size_t klen, struct idx_val *k_r,
-		struct idx_val *v_r)
+                struct idx_val *v_r)
 {
 	MDB_val key = {klen, (void *)k};
 	return idx_cursor_op(c, &key, k_r, v_r, k ? MDB_SET_RANGE : MDB_FIRST);
@@ -347,7 +351,7 @@ idx_cursor_prev(struct idx_cursor *c, struct idx_val *k_r, struct idx_val *v_r)
 
 int
 idx_cursor_seek_before(struct idx_cursor *c, const void *k, size_t klen, struct idx_val *k_r,
-		       struct idx_val *v_r)
+                       struct idx_val *v_r)
 {
 	MDB_val key = {klen, (void *)k};
 	if (k == NULL)

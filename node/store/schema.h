@@ -33,7 +33,7 @@ struct store_user {
 	uint8_t enabled;
 	uint64_t quota_bytes; /* 0: the cluster default (config quota.bytes), then none */
 	uint64_t quota_msgs;
-	const uint8_t *cred;  /* auth credentials blob (node/auth) */
+	const uint8_t *cred; /* auth credentials blob (node/auth) */
 	uint32_t credlen;
 	int64_t created_ms;
 };
@@ -56,15 +56,15 @@ struct store_mailbox {
 struct store_msg {
 	uint32_t mailbox_id;
 	uint32_t uid;
-	uint32_t flags;     /* MSG_* */
-	uint64_t keywords;  /* bit i: the mailbox's keyword i */
+	uint32_t flags;    /* MSG_* */
+	uint64_t keywords; /* bit i: the mailbox's keyword i */
 	uint64_t modseq;
 	int64_t internaldate;
 	int64_t savedate;
 	uint64_t size;
 	uint8_t hash[CMD_HASH_LEN];
 	uint64_t thread_id; /* RFC 8474 §5.2 THREADID, decided by apply
-			     * (store_thread.c); 0: none */
+	                     * (store_thread.c); 0: none */
 };
 
 struct store_body {

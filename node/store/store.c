@@ -30,7 +30,6 @@
 #include "node/lib/wire.h"
 #include "node/store/store_internal.h"
 
-
 const char *
 store_data_dir(const struct store *st)
 {
@@ -39,7 +38,7 @@ store_data_dir(const struct store *st)
 
 int
 store_open(const char *data_dir, const struct store_hooks *hooks, struct store **st_r,
-	   const char **error_r)
+           const char **error_r)
 {
 	static char err[512];
 	struct store *st = xcalloc(1, sizeof(*st));
@@ -182,7 +181,7 @@ store_reqid_record(struct store_ctx *x, const struct cmd_results *rs)
 	int rc = cmd_results_encode(rs, &b) == 0 ? 0 : -E2BIG;
 	if (rc == 0)
 		rc = idx_put(x->t, IDX_DB_REQIDS, x->hdr->reqid, CMD_REQID_LEN, nbuf_head(&b),
-			     nbuf_avail(&b));
+		             nbuf_avail(&b));
 	nbuf_deinit(&b);
 	if (rc != 0)
 		return rc;
@@ -316,8 +315,8 @@ store_apply_batch(struct store *st, uint64_t index, const uint8_t *b, size_t len
 			break;
 		if (rs->r[i].status != CMD_OK) {
 			log_debug("store", "event=command-refused index=%llu cmd=%s status=\"%s\"",
-				  (unsigned long long)index, cmd_type_name(c.type),
-				  cmd_status_name(rs->r[i].status));
+			          (unsigned long long)index, cmd_type_name(c.type),
+			          cmd_status_name(rs->r[i].status));
 			if (atomic) {
 				failed = 1;
 				break;
@@ -329,7 +328,7 @@ store_apply_batch(struct store *st, uint64_t index, const uint8_t *b, size_t len
 		/* Malformed: every replica sees the same bytes and refuses the
 		 * same way. Nothing of the batch takes effect. */
 		log_error("store", "event=bad-command index=%llu error=\"%s\"",
-			  (unsigned long long)index, err);
+		          (unsigned long long)index, err);
 		failed = 1;
 		rc = 0;
 	}
@@ -414,7 +413,7 @@ store_apply(struct store *st, uint64_t index, const void *frame, size_t len)
 	struct cmd_frame_iter fi;
 	if (cmd_frame_iter_init(&fi, frame, len) != 0) {
 		log_error("store", "event=bad-frame index=%llu len=%zu", (unsigned long long)index,
-			  len);
+		          len);
 	} else {
 		const uint8_t *b;
 		size_t blen;
@@ -514,7 +513,7 @@ store_commit(struct store *st)
 
 struct store_watch *
 store_watch_add(struct store *st, uint32_t user_id, uint32_t mailbox_id, store_watch_cb cb,
-		void *arg)
+                void *arg)
 {
 	struct store_watch *w = xcalloc(1, sizeof(*w));
 	w->user_id = user_id;

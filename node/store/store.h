@@ -34,17 +34,17 @@ struct store_txn;
 
 /* What happened to a mailbox in one commit. */
 enum {
-	STORE_CH_EXISTS = 1 << 0,   /* messages appended */
-	STORE_CH_FLAGS = 1 << 1,    /* flags changed */
-	STORE_CH_EXPUNGE = 1 << 2,  /* messages expunged */
-	STORE_CH_MAILBOX = 1 << 3,  /* created, renamed, deleted, recent claimed */
+	STORE_CH_EXISTS = 1 << 0,  /* messages appended */
+	STORE_CH_FLAGS = 1 << 1,   /* flags changed */
+	STORE_CH_EXPUNGE = 1 << 2, /* messages expunged */
+	STORE_CH_MAILBOX = 1 << 3, /* created, renamed, deleted, recent claimed */
 };
 
 struct store_change {
 	uint32_t user_id;
 	uint32_t mailbox_id;
-	uint32_t what;           /* STORE_CH_* */
-	uint64_t highestmodseq;  /* after the change */
+	uint32_t what;          /* STORE_CH_* */
+	uint64_t highestmodseq; /* after the change */
 };
 
 struct store_hooks {
@@ -57,7 +57,7 @@ struct store_hooks {
 
 /* Open (creating) the store under data_dir. Returns 0 or -1 with *error_r. */
 int store_open(const char *data_dir, const struct store_hooks *hooks, struct store **st_r,
-	       const char **error_r);
+               const char **error_r);
 /* Replace the hooks (the replication layer sets them after opening). */
 void store_set_hooks(struct store *st, const struct store_hooks *hooks);
 /* Commits what is pending and closes. */
@@ -104,7 +104,7 @@ struct store_watch;
 /* Call cb after every commit that changed mailbox_id (0: every mailbox of
  * user_id). Returns a handle for store_unwatch. */
 struct store_watch *store_watch_add(struct store *st, uint32_t user_id, uint32_t mailbox_id,
-				    store_watch_cb cb, void *arg);
+                                    store_watch_cb cb, void *arg);
 void store_watch_del(struct store *st, struct store_watch **w);
 
 /* --- bodies --------------------------------------------------------- */
@@ -115,8 +115,7 @@ int store_body_tmp(struct store *st, char **path_r);
 /* Make a received body durable under its hash: fsync the file, rename it
  * to blobs/staged/<hash>, fsync the directory. Blocking: run it in the
  * thread pool. Returns 0 or -errno. */
-int store_body_stage(const char *data_dir, const char *tmp_path,
-		     const uint8_t hash[CMD_HASH_LEN]);
+int store_body_stage(const char *data_dir, const char *tmp_path, const uint8_t hash[CMD_HASH_LEN]);
 /* Open a body for reading. Returns an fd, -ENOENT if this node does not
  * hold it (yet), or -errno. */
 int store_body_open(struct store *st, const uint8_t hash[CMD_HASH_LEN]);
@@ -143,40 +142,39 @@ int store_domain_exists(struct store_txn *t, const char *domain);
 /* The targets of an alias, NUL-separated in buf. Returns 1 with their
  * count in *n_r, 0 absent, -1 error. */
 int store_alias_get(struct store_txn *t, const char *address, char *buf, size_t buflen,
-		    size_t *n_r);
+                    size_t *n_r);
 int store_config_get(struct store_txn *t, const char *key, char *buf, size_t buflen);
 /* A config value as a number, or dflt when unset or unparsable. */
 uint64_t store_config_u64(struct store_txn *t, const char *key, uint64_t dflt);
 
 int store_mailbox_get(struct store_txn *t, uint32_t user_id, const char *name,
-		      struct store_mailbox *m_r);
+                      struct store_mailbox *m_r);
 int store_mailbox_by_id(struct store_txn *t, uint32_t mailbox_id, struct store_mailbox *m_r);
 /* Call cb for each mailbox of the user in name order; stop if cb
  * returns non-zero (that value is returned). */
 int store_mailbox_foreach(struct store_txn *t, uint32_t user_id,
-			  int (*cb)(void *arg, const struct store_mailbox *m), void *arg);
+                          int (*cb)(void *arg, const struct store_mailbox *m), void *arg);
 int store_subscribed(struct store_txn *t, uint32_t user_id, const char *name);
 int store_subs_foreach(struct store_txn *t, uint32_t user_id,
-		       int (*cb)(void *arg, const char *name, size_t len), void *arg);
+                       int (*cb)(void *arg, const char *name, size_t len), void *arg);
 /* The mailbox's keywords: names[i] is keyword bit i. Returns the count or
  * -1; names point into the transaction. */
-int store_keywords_get(struct store_txn *t, uint32_t mailbox_id, struct cmd_str *names,
-		       size_t max);
+int store_keywords_get(struct store_txn *t, uint32_t mailbox_id, struct cmd_str *names, size_t max);
 int store_usage_get(struct store_txn *t, uint32_t user_id, struct store_usage *u_r);
 
 int store_msg_get(struct store_txn *t, uint32_t mailbox_id, uint32_t uid, struct store_msg *m_r);
 /* Iterate messages with lo <= uid <= hi in UID order. */
 struct store_msg_iter;
 int store_msg_iter_open(struct store_txn *t, uint32_t mailbox_id, uint32_t lo, uint32_t hi,
-			struct store_msg_iter **it_r);
+                        struct store_msg_iter **it_r);
 /* Returns 1 with the next message, 0 at the end, -1 error. */
 int store_msg_iter_next(struct store_msg_iter *it, struct store_msg *m_r);
 void store_msg_iter_close(struct store_msg_iter **it);
 /* UIDs of messages whose MODSEQ > since, in MODSEQ order. Returns 1/0/-1
  * like an iterator step; use store_changed_iter_*. */
 struct store_changed_iter;
-int store_changed_iter_open(struct store_txn *t, uint32_t mailbox_id, uint64_t since,
-			    int expunged, struct store_changed_iter **it_r);
+int store_changed_iter_open(struct store_txn *t, uint32_t mailbox_id, uint64_t since, int expunged,
+                            struct store_changed_iter **it_r);
 int store_changed_iter_next(struct store_changed_iter *it, uint32_t *uid_r, uint64_t *modseq_r);
 void store_changed_iter_close(struct store_changed_iter **it);
 
@@ -185,7 +183,7 @@ int store_sieve_get(struct store_txn *t, uint32_t user_id, const char *name, str
 /* The URLAUTH access key of a mailbox of user_id (RFC 4467 §3): 1 with it
  * in key_r, 0 none yet, -1 error. */
 int store_urlauth_key_get(struct store_txn *t, uint32_t user_id, uint32_t mailbox_id,
-			  uint8_t key_r[CMD_URLAUTH_KEY_LEN]);
+                          uint8_t key_r[CMD_URLAUTH_KEY_LEN]);
 
 /* Walk a table of the accounts in key order, from `from` (NULL: the
  * start); cb returns non-zero to stop. Returns 0, or -1 on error. */
@@ -196,9 +194,9 @@ enum store_table {
 	STORE_T_CONFIG,
 };
 int store_table_foreach(struct store_txn *t, enum store_table table, const char *from,
-			int (*cb)(void *arg, const char *key, size_t klen, const void *val,
-				  size_t vlen),
-			void *arg);
+                        int (*cb)(void *arg, const char *key, size_t klen, const void *val,
+                                  size_t vlen),
+                        void *arg);
 
 /* Entries of an index database (tests, status). */
 int64_t store_count(struct store_txn *t, int db);

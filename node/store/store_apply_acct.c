@@ -22,12 +22,12 @@ static const struct {
 	const char *name;
 	uint32_t special;
 } default_mailboxes[] = {
-	{"INBOX", 0},
-	{"Sent", SPECIAL_SENT},
-	{"Drafts", SPECIAL_DRAFTS},
-	{"Trash", SPECIAL_TRASH},
-	{"Junk", SPECIAL_JUNK},
-	{"Archive", SPECIAL_ARCHIVE},
+        {"INBOX", 0},
+        {"Sent", SPECIAL_SENT},
+        {"Drafts", SPECIAL_DRAFTS},
+        {"Trash", SPECIAL_TRASH},
+        {"Junk", SPECIAL_JUNK},
+        {"Archive", SPECIAL_ARCHIVE},
 };
 
 /* Domain record: users u32 | aliases u32. */
@@ -101,7 +101,7 @@ user_save(struct store_ctx *x, const struct cmd_str *addr, const struct store_us
 	if (schema_user_encode(u, &x->scratch) != 0)
 		return -E2BIG;
 	return idx_put(x->t, IDX_DB_USERS, addr->p, addr->len, nbuf_head(&x->scratch),
-		       nbuf_avail(&x->scratch));
+	               nbuf_avail(&x->scratch));
 }
 
 static int
@@ -149,7 +149,7 @@ apply_user_add(struct store_ctx *x, const struct cmd *c, struct cmd_result *r)
 		struct store_mailbox m;
 		const char *name = default_mailboxes[i].name;
 		rc = store__mailbox_create(x, u.id, name, strlen(name),
-					   default_mailboxes[i].special, 1, &m);
+		                           default_mailboxes[i].special, 1, &m);
 		if (rc < 0)
 			return rc;
 	}
@@ -271,7 +271,7 @@ apply_user_update(struct store_ctx *x, const struct cmd *c, struct cmd_result *r
 /* Would address -> targets create a cycle through existing aliases? */
 static int
 alias_loops(struct store_ctx *x, const struct cmd_str *address, const struct cmd_strlist *l,
-	    int depth)
+            int depth)
 {
 	uint32_t pos = 0;
 	struct cmd_str s;
@@ -308,7 +308,7 @@ apply_alias_add(struct store_ctx *x, const struct cmd *c, struct cmd_result *r)
 	const char *dom = domain_of(&c->address, &dlen);
 	if (c->targets.n == 0 ||
 	    !(catchall ? store__domain_valid(c->address.p + 1, c->address.len - 1)
-		       : store__address_valid(c->address.p, c->address.len))) {
+	               : store__address_valid(c->address.p, c->address.len))) {
 		r->status = CMD_EINVALID;
 		return 0;
 	}
@@ -371,7 +371,7 @@ apply_alias_add(struct store_ctx *x, const struct cmd *c, struct cmd_result *r)
 		total++;
 	}
 	rc = idx_put(x->t, IDX_DB_ALIASES, c->address.p, c->address.len, nbuf_head(&b),
-		     nbuf_avail(&b));
+	             nbuf_avail(&b));
 	nbuf_deinit(&b);
 	if (rc == 0 && !existed)
 		rc = domain_adjust(x, dom, dlen, 0, 1);
@@ -518,7 +518,7 @@ store__apply_account(struct store_ctx *x, const struct cmd *c, struct cmd_result
 			return 0;
 		}
 		return idx_put(x->t, IDX_DB_CONFIG, c->name.p, c->name.len, c->value.p,
-			       c->value.len);
+		               c->value.len);
 	case CMD_CONFIG_DEL: {
 		int rc = idx_del(x->t, IDX_DB_CONFIG, c->name.p, c->name.len);
 		if (rc == 0)

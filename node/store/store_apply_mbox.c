@@ -15,7 +15,7 @@
 
 int
 store__mailbox_list(struct idx_txn *t, uint32_t user_id,
-		    int (*cb)(void *arg, const struct store_mailbox *m), void *arg)
+                    int (*cb)(void *arg, const struct store_mailbox *m), void *arg)
 {
 	struct idx_cursor *cur;
 	uint8_t k[4];
@@ -87,7 +87,7 @@ store__mailbox_destroy(struct store_ctx *x, struct store_mailbox *mb, int remove
 		int found = idx_cursor_seek(cur, k, 4, &kv, &v);
 		struct store_msg m;
 		int more = found == 1 && kv.len == 8 && memcmp(kv.p, k, 4) == 0 &&
-			   schema_msg_decode(v.p, v.len, &m) == 0;
+		           schema_msg_decode(v.p, v.len, &m) == 0;
 		if (more) {
 			m.mailbox_id = mb->id;
 			m.uid = wire_rd32((const uint8_t *)kv.p + 4);
@@ -107,14 +107,14 @@ store__mailbox_destroy(struct store_ctx *x, struct store_mailbox *mb, int remove
 	uint8_t nk[4 + SCHEMA_NAME_MAX], uk[8];
 	size_t nkl = schema_key_u32_name(nk, mb->user_id, mb->name, strlen(mb->name));
 	schema_key_msg(uk, mb->user_id, mb->id); /* its URLAUTH key */
-	if (rc == 0 && (idx_del(x->t, IDX_DB_MAILBOXES, nk, nkl) < 0 ||
-			idx_del(x->t, IDX_DB_MBOX_IDS, k, 4) < 0 ||
-			idx_del(x->t, IDX_DB_KEYWORDS, k, 4) < 0 ||
-			idx_del(x->t, IDX_DB_URLAUTH, uk, sizeof(uk)) < 0))
+	if (rc == 0 &&
+	    (idx_del(x->t, IDX_DB_MAILBOXES, nk, nkl) < 0 ||
+	     idx_del(x->t, IDX_DB_MBOX_IDS, k, 4) < 0 || idx_del(x->t, IDX_DB_KEYWORDS, k, 4) < 0 ||
+	     idx_del(x->t, IDX_DB_URLAUTH, uk, sizeof(uk)) < 0))
 		rc = -EIO;
 	if (rc == 0) {
 		store__change(x->st, mb->user_id, mb->id, STORE_CH_MAILBOX | STORE_CH_EXPUNGE,
-			      mb->highestmodseq + 1);
+		              mb->highestmodseq + 1);
 		store__fop(x->st, FOP_RMTREE, dir, NULL, NULL);
 		dir = NULL;
 	}
@@ -288,7 +288,7 @@ apply_rename(struct store_ctx *x, const struct cmd *c, struct cmd_result *r)
 			}
 		}
 		store__fop(x->st, FOP_RENAME, olddir,
-			   store__maildir(x, c->user_id, newname, strlen(newname)), NULL);
+		           store__maildir(x, c->user_id, newname, strlen(newname)), NULL);
 		store__change(x->st, c->user_id, mb->id, STORE_CH_MAILBOX, mb->highestmodseq);
 	}
 	r->id = m.id;

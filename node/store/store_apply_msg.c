@@ -40,7 +40,7 @@ msg_list_push(struct msg_list *l, const struct store_msg *m)
 /* Messages of a mailbox within ranges (all when there are none). */
 static int
 collect(struct store_ctx *x, uint32_t mailbox_id, const struct cmd_ranges *ranges,
-	struct msg_list *l)
+        struct msg_list *l)
 {
 	struct idx_cursor *cur;
 	if (idx_cursor_open(x->t, IDX_DB_MESSAGES, &cur) != 0)
@@ -98,8 +98,8 @@ modseq_move(struct store_ctx *x, const struct store_msg *m, uint64_t old)
 /* Map keyword names to the mailbox's keyword bits, adding new names when
  * create is set. Returns 0 (status in *st), or -errno. */
 static int
-keywords_mask(struct store_ctx *x, uint32_t mailbox_id, const struct cmd_strlist *names,
-	      int create, uint64_t *mask_r, enum cmd_status *st)
+keywords_mask(struct store_ctx *x, uint32_t mailbox_id, const struct cmd_strlist *names, int create,
+              uint64_t *mask_r, enum cmd_status *st)
 {
 	*mask_r = 0;
 	if (names->n == 0)
@@ -119,7 +119,7 @@ keywords_mask(struct store_ctx *x, uint32_t mailbox_id, const struct cmd_strlist
 	struct cmd_str s;
 	while (cmd_strlist_next(names, &pos, &s)) {
 		struct cmd_strlist cur = {.raw = nbuf_head(&table),
-					  .rawlen = (uint32_t)nbuf_avail(&table)};
+		                          .rawlen = (uint32_t)nbuf_avail(&table)};
 		uint32_t p2 = 0, bit = 0;
 		struct cmd_str t;
 		int found = -1;
@@ -145,7 +145,7 @@ keywords_mask(struct store_ctx *x, uint32_t mailbox_id, const struct cmd_strlist
 		*mask_r |= (uint64_t)1 << found;
 	}
 	rc = added ? idx_put(x->t, IDX_DB_KEYWORDS, k, 4, nbuf_head(&table), nbuf_avail(&table))
-		   : 0;
+	           : 0;
 	nbuf_deinit(&table);
 	return rc;
 }
@@ -153,7 +153,7 @@ keywords_mask(struct store_ctx *x, uint32_t mailbox_id, const struct cmd_strlist
 /* Keyword names of a mask in a mailbox, as a strlist (for COPY). */
 static int
 keywords_names(struct store_ctx *x, uint32_t mailbox_id, uint64_t mask, const char **names,
-	       char *buf, size_t buflen, uint32_t *n_r)
+               char *buf, size_t buflen, uint32_t *n_r)
 {
 	*n_r = 0;
 	if (mask == 0)
@@ -182,7 +182,7 @@ keywords_names(struct store_ctx *x, uint32_t mailbox_id, uint64_t mask, const ch
 
 static int
 load_box(struct store_ctx *x, const struct cmd *c, uint32_t id, struct store_mailbox *mb,
-	 struct cmd_result *r)
+         struct cmd_result *r)
 {
 	int rc = store__mailbox_load_id(x->t, id, mb);
 	if (rc < 0)
@@ -197,7 +197,7 @@ load_box(struct store_ctx *x, const struct cmd *c, uint32_t id, struct store_mai
 /* Add one message (a new UID) sharing body m->hash. */
 static int
 msg_insert(struct store_ctx *x, struct store_mailbox *mb, const char *dir, struct store_msg *m,
-	   uint64_t modseq, const char *link_from, const struct cmd_str *meta)
+           uint64_t modseq, const char *link_from, const struct cmd_str *meta)
 {
 	int rc;
 	m->mailbox_id = mb->id;
@@ -230,7 +230,7 @@ msg_insert(struct store_ctx *x, struct store_mailbox *mb, const char *dir, struc
 	if (schema_body_encode(&b, &x->scratch) != 0)
 		return -E2BIG;
 	if ((rc = idx_put(x->t, IDX_DB_BODIES, m->hash, CMD_HASH_LEN, nbuf_head(&x->scratch),
-			  nbuf_avail(&x->scratch))) != 0)
+	                  nbuf_avail(&x->scratch))) != 0)
 		return rc;
 	uint8_t rk[CMD_HASH_LEN + 8];
 	memcpy(rk, m->hash, CMD_HASH_LEN);
@@ -242,7 +242,7 @@ msg_insert(struct store_ctx *x, struct store_mailbox *mb, const char *dir, struc
 		store__fop(x->st, FOP_LINK, xstrdup(link_from), file, m->hash);
 	else
 		store__fop(x->st, FOP_LINK_BODY, store_body_path(x->st->data_dir, m->hash), file,
-			   m->hash);
+		           m->hash);
 	return 0;
 }
 
@@ -315,7 +315,7 @@ apply_append(struct store_ctx *x, const struct cmd *c, struct cmd_result *r)
 		meta = (struct cmd_str){(const char *)b.meta, b.metalen};
 	/* a new thread is named after its first message, mailbox id and UID */
 	rc = store__thread_assign(x, c->user_id, meta.p, meta.len,
-				  ((uint64_t)mb.id << 32) | mb.uidnext, &m.thread_id);
+	                          ((uint64_t)mb.id << 32) | mb.uidnext, &m.thread_id);
 	uint64_t modseq = ++mb.highestmodseq;
 	if (rc == 0)
 		rc = msg_insert(x, &mb, dir, &m, modseq, NULL, &c->meta);
@@ -361,9 +361,18 @@ apply_store(struct store_ctx *x, const struct cmd *c, struct cmd_result *r)
 		uint32_t flags = m->flags;
 		uint64_t kws = m->keywords;
 		switch (c->mode) {
-		case STORE_ADD: flags |= c->flags; kws |= kw; break;
-		case STORE_REMOVE: flags &= ~c->flags; kws &= ~kw; break;
-		default: flags = c->flags; kws = kw; break;
+		case STORE_ADD:
+			flags |= c->flags;
+			kws |= kw;
+			break;
+		case STORE_REMOVE:
+			flags &= ~c->flags;
+			kws &= ~kw;
+			break;
+		default:
+			flags = c->flags;
+			kws = kw;
+			break;
 		}
 		/* RFC 7162 §3.1.3: a message changed since UNCHANGEDSINCE is
 		 * refused (MODIFIED), whether or not this STORE would change it. */
@@ -400,7 +409,7 @@ out:
 
 static int
 expunge_list(struct store_ctx *x, struct store_mailbox *mb, struct msg_list *l, int only_deleted,
-	     struct cmd_result *r)
+             struct cmd_result *r)
 {
 	char *dir = store__maildir(x, mb->user_id, mb->name, strlen(mb->name));
 	if (dir == NULL)
@@ -534,7 +543,7 @@ out:
 
 int
 store__inbox_rename(struct store_ctx *x, struct store_mailbox *inbox, const char *name, size_t n,
-		    struct cmd_result *r)
+                    struct cmd_result *r)
 {
 	struct store_mailbox dst;
 	for (size_t i = 0; i < n; i++) {
@@ -548,10 +557,10 @@ store__inbox_rename(struct store_ctx *x, struct store_mailbox *inbox, const char
 	if (rc < 0)
 		return rc;
 	struct cmd c = {.type = CMD_MSG_MOVE,
-			.user_id = inbox->user_id,
-			.mailbox_id = inbox->id,
-			.mailbox_id2 = dst.id,
-			.uidvalidity = inbox->uidvalidity};
+	                .user_id = inbox->user_id,
+	                .mailbox_id = inbox->id,
+	                .mailbox_id2 = dst.id,
+	                .uidvalidity = inbox->uidvalidity};
 	/* apply_copy reads both mailboxes back, and the new one only exists
 	 * in this transaction: that is fine, it is the same transaction. */
 	rc = apply_copy(x, &c, r);

@@ -112,8 +112,8 @@ store_body_link_refs(struct store *st, const uint8_t hash[CMD_HASH_LEN], const c
 			char *dir = store__maildir(&x, mb.user_id, mb.name, strlen(mb.name));
 			if (dir) {
 				store__fop(st, FOP_MKDIR, xstrdup(dir), NULL, NULL);
-				store__fop(st, FOP_LINK_BODY, xstrdup(blob), store__msg_file(dir, &mb, &m),
-					   hash);
+				store__fop(st, FOP_LINK_BODY, xstrdup(blob),
+				           store__msg_file(dir, &mb, &m), hash);
 				free(dir);
 			}
 		}

@@ -30,7 +30,6 @@
 #include "node/lib/wire.h"
 #include "node/store/store_internal.h"
 
-
 void
 store__fops_clear(struct store *st)
 {
@@ -99,7 +98,7 @@ store_mark_missing(struct store *st, const uint8_t *hash)
 	if (st->nmissing_new == st->capmissing_new) {
 		st->capmissing_new = st->capmissing_new ? st->capmissing_new * 2 : 8;
 		st->missing_new =
-			xrealloc(st->missing_new, st->capmissing_new * sizeof(*st->missing_new));
+		        xrealloc(st->missing_new, st->capmissing_new * sizeof(*st->missing_new));
 	}
 	memcpy(st->missing_new[st->nmissing_new++], hash, CMD_HASH_LEN);
 }
@@ -173,7 +172,7 @@ store_fop_exec(struct store *st, struct store_fop *f)
 	}
 	if (rc != 0)
 		log_error("store", "event=file-op-failed op=%d path=%s error=\"%s\"", (int)f->kind,
-			  f->a, strerror(-rc));
+		          f->a, strerror(-rc));
 	return rc;
 }
 
@@ -216,7 +215,7 @@ store_fop_record(struct store *st, const struct store_fop *f)
 	uint8_t k[8];
 	wire_be64(k, ++st->fileops_seq);
 	int rc = w.err ? -E2BIG
-		       : idx_put(st->wtxn, IDX_DB_FILEOPS, k, 8, nbuf_head(&b), nbuf_avail(&b));
+	               : idx_put(st->wtxn, IDX_DB_FILEOPS, k, 8, nbuf_head(&b), nbuf_avail(&b));
 	nbuf_deinit(&b);
 	return rc;
 }

@@ -55,8 +55,8 @@ struct store {
 	struct idx *ix;
 	struct store_hooks hooks;
 
-	struct idx_txn *wtxn;     /* the open group-commit transaction */
-	uint64_t applied_index;   /* applied, committed or pending */
+	struct idx_txn *wtxn;   /* the open group-commit transaction */
+	uint64_t applied_index; /* applied, committed or pending */
 	uint64_t committed_index;
 	size_t pending_entries;
 	uint64_t fileops_seq;     /* last file operation recorded */
@@ -111,10 +111,9 @@ int store__apply_mailbox(struct store_ctx *x, const struct cmd *c, struct cmd_re
 int store__apply_message(struct store_ctx *x, const struct cmd *c, struct cmd_result *r);
 
 /* Shared helpers (store_util.c). */
-void store__fop(struct store *st, enum store_fop_kind kind, char *a, char *b,
-		const uint8_t *hash);
+void store__fop(struct store *st, enum store_fop_kind kind, char *a, char *b, const uint8_t *hash);
 void store__change(struct store *st, uint32_t user_id, uint32_t mailbox_id, uint32_t what,
-		   uint64_t modseq);
+                   uint64_t modseq);
 /* Address validation: a lower-case local@domain usable as a path. */
 int store__address_valid(const char *s, size_t n);
 int store__domain_valid(const char *s, size_t n);
@@ -129,11 +128,11 @@ char *store__maildir(struct store_ctx *x, uint32_t user_id, const char *name, si
 char *store__maildir_of(struct store *st, const char *address, const char *name, size_t n);
 /* The maildir file name of a message (the caller frees it). */
 char *store__msg_file(const char *maildir, const struct store_mailbox *mb,
-		      const struct store_msg *m);
+                      const struct store_msg *m);
 
 /* Records in the write transaction. 1 found, 0 absent, -1 error. */
 int store__mailbox_load(struct idx_txn *t, uint32_t user_id, const char *name, size_t n,
-			struct store_mailbox *m);
+                        struct store_mailbox *m);
 int store__mailbox_load_id(struct idx_txn *t, uint32_t mailbox_id, struct store_mailbox *m);
 int store__msg_load(struct idx_txn *t, uint32_t mailbox_id, uint32_t uid, struct store_msg *m);
 int store__mailbox_save(struct store_ctx *x, const struct store_mailbox *m);
@@ -142,25 +141,25 @@ int store__meta_u64(struct idx_txn *t, const char *key, uint64_t *v_r);
 int store__meta_put_u64(struct idx_txn *t, const char *key, uint64_t v);
 /* Create a mailbox (no checks but existence). 0 ok, 1 exists, -errno. */
 int store__mailbox_create(struct store_ctx *x, uint32_t user_id, const char *name, size_t n,
-			  uint32_t special, int subscribe, struct store_mailbox *m_r);
+                          uint32_t special, int subscribe, struct store_mailbox *m_r);
 /* Expunge one message (record, indexes, counters, body reference, file). */
 int store__msg_expunge(struct store_ctx *x, struct store_mailbox *mb, const char *maildir,
-		       const struct store_msg *m, uint64_t modseq);
+                       const struct store_msg *m, uint64_t modseq);
 /* Remove a mailbox and its messages (not its children). */
 int store__mailbox_destroy(struct store_ctx *x, struct store_mailbox *mb, int remove_dir);
 /* Every mailbox of a user in name order; cb returns non-zero to stop. */
 int store__mailbox_list(struct idx_txn *t, uint32_t user_id,
-			int (*cb)(void *arg, const struct store_mailbox *m), void *arg);
+                        int (*cb)(void *arg, const struct store_mailbox *m), void *arg);
 /* RENAME INBOX: move its messages into a new mailbox. */
 int store__inbox_rename(struct store_ctx *x, struct store_mailbox *inbox, const char *name,
-			size_t n, struct cmd_result *r);
+                        size_t n, struct cmd_result *r);
 /* The thread id of a message being appended (store_thread.c): the thread
  * of the first of its identifiers (References, In-Reply-To, Message-ID,
  * read from the cached MIME tree meta) that the user's thread table knows,
  * else new_id; identifiers it lacked are recorded with that thread.
  * meta may be empty. Returns 0, or -errno. */
 int store__thread_assign(struct store_ctx *x, uint32_t user_id, const void *meta, size_t metalen,
-			 uint64_t new_id, uint64_t *thread_r);
+                         uint64_t new_id, uint64_t *thread_r);
 /* Quota of a user: limits (0: none) after the cluster defaults. */
 int store__quota(struct store_ctx *x, uint32_t user_id, uint64_t *bytes_r, uint64_t *msgs_r);
 

@@ -66,7 +66,7 @@ remove_tree(struct reconcile *r, const char *path)
 	int rc = store__rmtree(path);
 	if (rc != 0)
 		log_error("store", "event=maildir-sync-failed path=%s error=\"%s\"", path,
-			  strerror(-rc));
+		          strerror(-rc));
 	else
 		r->removed++;
 }
@@ -140,7 +140,8 @@ sync_mailboxes(struct reconcile *r)
 			char addr[CMD_ADDRESS_MAX + 1];
 			memcpy(addr, a.p, a.len);
 			addr[a.len] = '\0';
-			char *dir = store__maildir_of(r->st, addr, (const char *)k.p + 4, k.len - 4);
+			char *dir =
+			        store__maildir_of(r->st, addr, (const char *)k.p + 4, k.len - 4);
 			if (dir != NULL) {
 				rc = store__make_maildir(dir);
 				if (rc == 0)

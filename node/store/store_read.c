@@ -123,7 +123,7 @@ store_config_u64(struct store_txn *x, const char *key, uint64_t dflt)
 
 int
 store_mailbox_get(struct store_txn *x, uint32_t user_id, const char *name,
-		  struct store_mailbox *m_r)
+                  struct store_mailbox *m_r)
 {
 	return store__mailbox_load(x->t, user_id, name, strlen(name), m_r);
 }
@@ -136,7 +136,7 @@ store_mailbox_by_id(struct store_txn *x, uint32_t mailbox_id, struct store_mailb
 
 int
 store_mailbox_foreach(struct store_txn *x, uint32_t user_id,
-		      int (*cb)(void *arg, const struct store_mailbox *m), void *arg)
+                      int (*cb)(void *arg, const struct store_mailbox *m), void *arg)
 {
 	return store__mailbox_list(x->t, user_id, cb, arg);
 }
@@ -157,7 +157,7 @@ store_subscribed(struct store_txn *x, uint32_t user_id, const char *name)
 
 int
 store_subs_foreach(struct store_txn *x, uint32_t user_id,
-		   int (*cb)(void *arg, const char *name, size_t len), void *arg)
+                   int (*cb)(void *arg, const char *name, size_t len), void *arg)
 {
 	struct idx_cursor *cur;
 	uint8_t k[4];
@@ -242,7 +242,7 @@ struct store_msg_iter {
 
 int
 store_msg_iter_open(struct store_txn *x, uint32_t mailbox_id, uint32_t lo, uint32_t hi,
-		    struct store_msg_iter **it_r)
+                    struct store_msg_iter **it_r)
 {
 	struct store_msg_iter *it = xcalloc(1, sizeof(*it));
 	if (idx_cursor_open(x->t, IDX_DB_MESSAGES, &it->cur) != 0) {
@@ -302,7 +302,7 @@ struct store_changed_iter {
 
 int
 store_changed_iter_open(struct store_txn *x, uint32_t mailbox_id, uint64_t since, int expunged,
-			struct store_changed_iter **it_r)
+                        struct store_changed_iter **it_r)
 {
 	struct store_changed_iter *it = xcalloc(1, sizeof(*it));
 	if (idx_cursor_open(x->t, expunged ? IDX_DB_EXPUNGED : IDX_DB_MODSEQ, &it->cur) != 0) {
@@ -376,7 +376,7 @@ store_sieve_get(struct store_txn *x, uint32_t user_id, const char *name, struct 
 
 int
 store_urlauth_key_get(struct store_txn *x, uint32_t user_id, uint32_t mailbox_id,
-		      uint8_t key_r[CMD_URLAUTH_KEY_LEN])
+                      uint8_t key_r[CMD_URLAUTH_KEY_LEN])
 {
 	uint8_t k[8];
 	struct idx_val v;
@@ -392,11 +392,12 @@ store_urlauth_key_get(struct store_txn *x, uint32_t user_id, uint32_t mailbox_id
 
 int
 store_table_foreach(struct store_txn *x, enum store_table table, const char *from,
-		    int (*cb)(void *arg, const char *key, size_t klen, const void *val, size_t vlen),
-		    void *arg)
+                    int (*cb)(void *arg, const char *key, size_t klen, const void *val,
+                              size_t vlen),
+                    void *arg)
 {
 	static const enum idx_db dbs[] = {IDX_DB_DOMAINS, IDX_DB_USERS, IDX_DB_ALIASES,
-					  IDX_DB_CONFIG};
+	                                  IDX_DB_CONFIG};
 	struct idx_cursor *cur;
 	struct idx_val k, v;
 	if (idx_cursor_open(x->t, dbs[table], &cur) != 0)

@@ -180,10 +180,9 @@ store_snapshot_restore(struct store *st, const char *copy_path, const char **err
 	/* Every mailbox may have changed: tell every watcher. */
 	st->notifying++;
 	for (struct store_watch *w = st->watches; w; w = w->next) {
-		struct store_change ch = {w->user_id, w->mailbox_id,
-					  STORE_CH_MAILBOX | STORE_CH_EXISTS | STORE_CH_FLAGS |
-						  STORE_CH_EXPUNGE,
-					  0};
+		struct store_change ch = {
+		        w->user_id, w->mailbox_id,
+		        STORE_CH_MAILBOX | STORE_CH_EXISTS | STORE_CH_FLAGS | STORE_CH_EXPUNGE, 0};
 		if (!w->dead)
 			w->cb(w->arg, &ch);
 	}

@@ -64,7 +64,7 @@ thread_key(struct thread_keys *ks, uint32_t user_id, const struct nbuf *id)
 /* The first valid identifier of a field, as a key. */
 static void
 thread_first_id(struct thread_keys *ks, uint32_t user_id, const struct mime_tree_str *v,
-		struct nbuf *id)
+                struct nbuf *id)
 {
 	size_t pos = 0;
 	nbuf_reset(id);
@@ -75,7 +75,7 @@ thread_first_id(struct thread_keys *ks, uint32_t user_id, const struct mime_tree
 /* The References examined: the first, then the last REFS_MAX - 1 in order. */
 static void
 thread_refs(struct thread_keys *ks, uint32_t user_id, const struct mime_tree_str *v,
-	    struct nbuf *id)
+            struct nbuf *id)
 {
 	enum { RING = STORE_THREAD_REFS_MAX - 1 };
 	struct thread_keys ring = {.n = 0};
@@ -105,7 +105,7 @@ thread_refs(struct thread_keys *ks, uint32_t user_id, const struct mime_tree_str
 
 int
 store__thread_assign(struct store_ctx *x, uint32_t user_id, const void *meta, size_t metalen,
-		     uint64_t new_id, uint64_t *thread_r)
+                     uint64_t new_id, uint64_t *thread_r)
 {
 	struct thread_keys ks = {.n = 0};
 	struct mime_tree_summary s;

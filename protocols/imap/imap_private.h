@@ -407,8 +407,8 @@ int imap__mailbox_arg(struct imap_session *s, const struct imap_arg *arg, unsign
  * 0 with *m, or -1 after answering NO (with `missing` when the name is
  * invalid or no such mailbox exists, UNAVAILABLE when the index cannot be
  * read). */
-int imap__mailbox_lookup(struct imap_session *s, const struct imap_arg *arg,
-                         enum imap_code missing, struct store_mailbox *m);
+int imap__mailbox_lookup(struct imap_session *s, const struct imap_arg *arg, enum imap_code missing,
+                         struct store_mailbox *m);
 /* Append a mailbox name (UTF-8) as it goes on the wire: modified UTF-7,
  * quoted (or a literal when quoting cannot carry it). */
 int imap__mailbox_write(struct imap_session *s, const char *name, struct nbuf *out);

@@ -89,8 +89,7 @@ apply1(struct fixture *f, const struct cmd *c, struct cmd_result *out)
 }
 
 static struct cmd_str
-S(const char *s)
-{
+S(const char *s) {
 	return (struct cmd_str){s, strlen(s)};
 }
 
@@ -142,12 +141,12 @@ append(struct fixture *f, uint32_t user, uint32_t mbox, const char *body, uint32
 	uint8_t hash[32];
 	stage(f, body, hash);
 	struct cmd c = {.type = CMD_MSG_APPEND,
-			.user_id = user,
-			.mailbox_id = mbox,
-			.hash = hash,
-			.size = strlen(body),
-			.flags = flags,
-			.internaldate = 1700000000};
+	                .user_id = user,
+	                .mailbox_id = mbox,
+	                .hash = hash,
+	                .size = strlen(body),
+	                .flags = flags,
+	                .internaldate = 1700000000};
 	struct cmd_result r;
 	assert_int_equal(apply1(f, &c, &r), CMD_OK);
 	return r.uid;
@@ -160,29 +159,29 @@ test_codec_roundtrip(void **state)
 	static const char *const kws[] = {"$Junk", "work"};
 	uint8_t hash[32] = {1, 2, 3};
 	struct cmd c = {.user_id = 7,
-			.mailbox_id = 9,
-			.mailbox_id2 = 10,
-			.uidvalidity = 99,
-			.uid = 5,
-			.flags = MSG_SEEN | MSG_DRAFT,
-			.special_use = SPECIAL_SENT,
-			.mode = 1,
-			.enabled = 1,
-			.size = 1234,
-			.modseq = 77,
-			.quota_bytes = 1 << 20,
-			.quota_msgs = 100,
-			.internaldate = -5,
-			.hash = hash,
-			.address = S("a@b.test"),
-			.name = S("Sent.2024"),
-			.name2 = S("Archive"),
-			.value = S("value"),
-			.meta = S("meta"),
-			.blob = S("blob"),
-			.ranges = {.n = 3, .v = ranges},
-			.keywords = {.n = 2, .v = kws},
-			.targets = {.n = 2, .v = kws}};
+	                .mailbox_id = 9,
+	                .mailbox_id2 = 10,
+	                .uidvalidity = 99,
+	                .uid = 5,
+	                .flags = MSG_SEEN | MSG_DRAFT,
+	                .special_use = SPECIAL_SENT,
+	                .mode = 1,
+	                .enabled = 1,
+	                .size = 1234,
+	                .modseq = 77,
+	                .quota_bytes = 1 << 20,
+	                .quota_msgs = 100,
+	                .internaldate = -5,
+	                .hash = hash,
+	                .address = S("a@b.test"),
+	                .name = S("Sent.2024"),
+	                .name2 = S("Archive"),
+	                .value = S("value"),
+	                .meta = S("meta"),
+	                .blob = S("blob"),
+	                .ranges = {.n = 3, .v = ranges},
+	                .keywords = {.n = 2, .v = kws},
+	                .targets = {.n = 2, .v = kws}};
 	for (int t = 1; t < CMD_TYPE_MAX; t++) {
 		c.type = (enum cmd_type)t;
 		if (t == CMD_CONFIG_SET || t == CMD_CONFIG_DEL)
@@ -225,8 +224,8 @@ test_codec_rejects_garbage(void **state)
 {
 	static const struct uid_range ranges[] = {{1, 3}, {5, 9}};
 	uint8_t hash[32] = {0};
-	struct cmd c = {.type = CMD_MSG_STORE, .ranges = {.n = 2, .v = ranges}, .mode = 1,
-			.hash = hash};
+	struct cmd c = {
+	        .type = CMD_MSG_STORE, .ranges = {.n = 2, .v = ranges}, .mode = 1, .hash = hash};
 	struct cmd_batch b;
 	cmd_batch_init(&b, 1, 0);
 	assert_int_equal(cmd_batch_add(&b, &c), 0);
@@ -303,8 +302,8 @@ test_user_mailboxes(void **state)
 	mc.name = S("..");
 	assert_int_equal(apply1(f, &mc, NULL), CMD_EINVALID);
 	uint32_t id = mailbox_id(f, u, "Work.2024", NULL);
-	struct cmd rn = {.type = CMD_MAILBOX_RENAME, .user_id = u, .name = S("Work"),
-			 .name2 = S("Job")};
+	struct cmd rn = {
+	        .type = CMD_MAILBOX_RENAME, .user_id = u, .name = S("Work"), .name2 = S("Job")};
 	assert_int_equal(apply1(f, &rn, NULL), CMD_OK);
 	assert_int_equal(mailbox_id(f, u, "Work", NULL), 0);
 	assert_int_equal(mailbox_id(f, u, "Job.2024", NULL), id);
@@ -342,9 +341,13 @@ test_messages(void **state)
 
 	/* STORE +FLAGS \Deleted on 1:2 */
 	struct uid_range r12 = {1, 2};
-	struct cmd st = {.type = CMD_MSG_STORE, .user_id = u, .mailbox_id = inbox,
-			 .uidvalidity = in.uidvalidity, .ranges = {1, &r12, NULL}, .mode = STORE_ADD,
-			 .flags = MSG_DELETED};
+	struct cmd st = {.type = CMD_MSG_STORE,
+	                 .user_id = u,
+	                 .mailbox_id = inbox,
+	                 .uidvalidity = in.uidvalidity,
+	                 .ranges = {1, &r12, NULL},
+	                 .mode = STORE_ADD,
+	                 .flags = MSG_DELETED};
 	struct cmd_result r;
 	assert_int_equal(apply1(f, &st, &r), CMD_OK);
 	assert_int_equal(f->last->r[0].nset1, 2);
@@ -366,9 +369,12 @@ test_messages(void **state)
 	uint32_t arch = mailbox_id(f, u, "Archive", NULL);
 	uint32_t trash = mailbox_id(f, u, "Trash", NULL);
 	struct uid_range r23 = {2, 3};
-	struct cmd cp = {.type = CMD_MSG_COPY, .user_id = u, .mailbox_id = inbox,
-			 .uidvalidity = in.uidvalidity, .ranges = {1, &r23, NULL},
-			 .mailbox_id2 = arch};
+	struct cmd cp = {.type = CMD_MSG_COPY,
+	                 .user_id = u,
+	                 .mailbox_id = inbox,
+	                 .uidvalidity = in.uidvalidity,
+	                 .ranges = {1, &r23, NULL},
+	                 .mailbox_id2 = arch};
 	assert_int_equal(apply1(f, &cp, &r), CMD_OK);
 	assert_int_equal(f->last->r[0].nset1, 2);
 	assert_int_equal(f->last->r[0].set2[0], 1);
@@ -382,8 +388,11 @@ test_messages(void **state)
 	assert_int_equal(in.messages, 2);
 
 	/* EXPUNGE removes the \Deleted ones (1 and 2). */
-	struct cmd ex = {.type = CMD_MSG_EXPUNGE, .user_id = u, .mailbox_id = inbox,
-			 .uidvalidity = in.uidvalidity, .mode = EXPUNGE_ALL_DELETED};
+	struct cmd ex = {.type = CMD_MSG_EXPUNGE,
+	                 .user_id = u,
+	                 .mailbox_id = inbox,
+	                 .uidvalidity = in.uidvalidity,
+	                 .mode = EXPUNGE_ALL_DELETED};
 	assert_int_equal(apply1(f, &ex, NULL), CMD_OK);
 	assert_int_equal(f->last->r[0].nset1, 2);
 	mailbox_id(f, u, "INBOX", &in);
@@ -422,32 +431,42 @@ test_quota_and_atomic(void **state)
 {
 	struct fixture *f = fixture_new("store-quota");
 	uint32_t u = add_user(f, "carol@example.test");
-	struct cmd q = {.type = CMD_USER_SET_QUOTA, .address = S("carol@example.test"),
-			.quota_bytes = 60};
+	struct cmd q = {
+	        .type = CMD_USER_SET_QUOTA, .address = S("carol@example.test"), .quota_bytes = 60};
 	assert_int_equal(apply1(f, &q, NULL), CMD_OK);
 	uint32_t inbox = mailbox_id(f, u, "INBOX", NULL);
 	append(f, u, inbox, "Subject: a\r\n\r\n0123456789012345678901234567890\r\n", 0);
 	uint8_t hash[32];
 	const char *big = "Subject: b\r\n\r\n0123456789012345678901234567890\r\n";
 	stage(f, big, hash);
-	struct cmd c = {.type = CMD_MSG_APPEND, .user_id = u, .mailbox_id = inbox, .hash = hash,
-			.size = strlen(big)};
+	struct cmd c = {.type = CMD_MSG_APPEND,
+	                .user_id = u,
+	                .mailbox_id = inbox,
+	                .hash = hash,
+	                .size = strlen(big)};
 	assert_int_equal(apply1(f, &c, NULL), CMD_EQUOTA);
 
 	/* IMAP REPLACE: EXPUNGE then APPEND, atomic. The expunge frees what
 	 * the append takes; an append still over quota undoes the expunge
 	 * (and the UIDs it listed are not leaked). */
 	struct uid_range one = {1, 1};
-	struct cmd ex = {.type = CMD_MSG_EXPUNGE, .user_id = u, .mailbox_id = inbox,
-			 .mode = EXPUNGE_UIDS, .ranges = {.n = 1, .v = &one}};
+	struct cmd ex = {.type = CMD_MSG_EXPUNGE,
+	                 .user_id = u,
+	                 .mailbox_id = inbox,
+	                 .mode = EXPUNGE_UIDS,
+	                 .ranges = {.n = 1, .v = &one}};
 	struct store_mailbox before;
 	mailbox_id(f, u, "INBOX", &before);
 	ex.uidvalidity = before.uidvalidity;
-	const char *huge = "Subject: h\r\n\r\n0123456789012345678901234567890123456789012345678\r\n";
+	const char *huge =
+	        "Subject: h\r\n\r\n0123456789012345678901234567890123456789012345678\r\n";
 	uint8_t hhash[32];
 	stage(f, huge, hhash);
-	struct cmd ap = {.type = CMD_MSG_APPEND, .user_id = u, .mailbox_id = inbox, .hash = hhash,
-			 .size = strlen(huge)};
+	struct cmd ap = {.type = CMD_MSG_APPEND,
+	                 .user_id = u,
+	                 .mailbox_id = inbox,
+	                 .hash = hhash,
+	                 .size = strlen(huge)};
 	struct cmd_batch rb;
 	cmd_batch_init(&rb, 1, CMD_BATCH_ATOMIC);
 	cmd_batch_add(&rb, &ex);
@@ -500,8 +519,11 @@ test_duplicate_request(void **state)
 	uint32_t inbox = mailbox_id(f, u, "INBOX", NULL);
 	uint8_t hash[32];
 	stage(f, "Subject: x\r\n\r\nx\r\n", hash);
-	struct cmd c = {.type = CMD_MSG_APPEND, .user_id = u, .mailbox_id = inbox, .hash = hash,
-			.size = 17};
+	struct cmd c = {.type = CMD_MSG_APPEND,
+	                .user_id = u,
+	                .mailbox_id = inbox,
+	                .hash = hash,
+	                .size = 17};
 	struct cmd_batch b;
 	cmd_batch_init(&b, 1, 0);
 	cmd_batch_add(&b, &c);
@@ -550,8 +572,9 @@ test_determinism_and_replay(void **state)
 		cmd_batch_deinit(&bt);
 	}
 	for (size_t i = 0; i < nframes; i++) {
-		assert_int_equal(store_apply(a->st, i + 1, nbuf_head(&frames[i]),
-					     nbuf_avail(&frames[i])), 0);
+		assert_int_equal(
+		        store_apply(a->st, i + 1, nbuf_head(&frames[i]), nbuf_avail(&frames[i])),
+		        0);
 		store_commit(a->st);
 	}
 	a->index = nframes;
@@ -598,7 +621,8 @@ test_determinism_and_replay(void **state)
 		nbuf_init(&frames[nframes], CMD_FRAME_MAX);
 		cmd_frame_encode(&d, &len, 1, &frames[nframes]);
 		assert_int_equal(store_apply(a->st, nframes + 1, nbuf_head(&frames[nframes]),
-					     nbuf_avail(&frames[nframes])), 0);
+		                             nbuf_avail(&frames[nframes])),
+		                 0);
 		store_commit(a->st);
 		if (c.type == CMD_MSG_APPEND)
 			expected++;
@@ -632,16 +656,18 @@ test_determinism_and_replay(void **state)
 	/* Store b: apply the first half, "crash" (close uncommitted work is
 	 * committed by close; reopen), then the whole log again. */
 	for (size_t i = 0; i < nframes / 2; i++)
-		assert_int_equal(store_apply(b->st, i + 1, nbuf_head(&frames[i]),
-					     nbuf_avail(&frames[i])), 0);
+		assert_int_equal(
+		        store_apply(b->st, i + 1, nbuf_head(&frames[i]), nbuf_avail(&frames[i])),
+		        0);
 	store_close(&b->st);
 	struct store_hooks h = {.applied = applied_cb, .arg = b};
 	const char *err;
 	assert_int_equal(store_open(b->dir, &h, &b->st, &err), 0);
 	assert_true(store_applied_index(b->st) == nframes / 2);
 	for (size_t i = 0; i < nframes; i++) {
-		assert_int_equal(store_apply(b->st, i + 1, nbuf_head(&frames[i]),
-					     nbuf_avail(&frames[i])), 0);
+		assert_int_equal(
+		        store_apply(b->st, i + 1, nbuf_head(&frames[i]), nbuf_avail(&frames[i])),
+		        0);
 		if (i % 7 == 0)
 			store_commit(b->st);
 	}
@@ -668,8 +694,8 @@ test_alias_loop(void **state)
 	static const char *const to_real[] = {"real@a.test"};
 	static const char *const to_b[] = {"b@a.test"};
 	static const char *const to_a[] = {"x@a.test"};
-	struct cmd c = {.type = CMD_ALIAS_ADD, .address = S("x@a.test"),
-			.targets = {1, to_real, NULL, 0}};
+	struct cmd c = {
+	        .type = CMD_ALIAS_ADD, .address = S("x@a.test"), .targets = {1, to_real, NULL, 0}};
 	assert_int_equal(apply1(f, &c, NULL), CMD_OK);
 	c.address = S("b@a.test");
 	c.targets = (struct cmd_strlist){1, to_a, NULL, 0};
@@ -789,9 +815,12 @@ test_snapshot_reconciles_maildirs(void **state)
 	struct store_mailbox in;
 	uint32_t inbox = mailbox_id(a, ua, "INBOX", &in);
 	struct uid_range two = {2, 2};
-	struct cmd ex = {.type = CMD_MSG_EXPUNGE, .user_id = ua, .mailbox_id = inbox,
-			 .uidvalidity = in.uidvalidity, .mode = EXPUNGE_UIDS,
-			 .ranges = {.n = 1, .v = &two}};
+	struct cmd ex = {.type = CMD_MSG_EXPUNGE,
+	                 .user_id = ua,
+	                 .mailbox_id = inbox,
+	                 .uidvalidity = in.uidvalidity,
+	                 .mode = EXPUNGE_UIDS,
+	                 .ranges = {.n = 1, .v = &two}};
 	assert_int_equal(apply1(a, &ex, NULL), CMD_OK);
 	uint32_t bid = mailbox_id(a, 2, "INBOX", NULL);
 	append(a, 2, bid, "Subject: one\r\n\r\nshared\r\n", 0); /* b holds this body */
@@ -868,8 +897,8 @@ pair_apply(struct pair *p, const struct cmd *c)
 	struct fixture *fs[2] = {p->a, p->b};
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(store_apply(fs[i]->st, ++fs[i]->index, nbuf_head(&frame),
-					     nbuf_avail(&frame)),
-				 0);
+		                             nbuf_avail(&frame)),
+		                 0);
 		assert_int_equal(store_commit(fs[i]->st), 0);
 	}
 	nbuf_deinit(&frame);
@@ -895,8 +924,12 @@ pair_append(struct pair *p, uint32_t user, uint32_t mbox, const char *body, int 
 	assert_int_equal(mime_parse(body, strlen(body), NULL, &m), 0);
 	assert_int_equal(mime_tree_encode(m, &meta), 0);
 	mime_message_free(&m);
-	struct cmd c = {.type = CMD_MSG_APPEND, .user_id = user, .mailbox_id = mbox, .hash = hash,
-			.size = strlen(body), .internaldate = 1700000000};
+	struct cmd c = {.type = CMD_MSG_APPEND,
+	                .user_id = user,
+	                .mailbox_id = mbox,
+	                .hash = hash,
+	                .size = strlen(body),
+	                .internaldate = 1700000000};
 	if (!bare)
 		c.meta = (struct cmd_str){(const char *)nbuf_head(&meta), nbuf_avail(&meta)};
 	struct cmd_result r = pair_apply(p, &c);
@@ -963,14 +996,14 @@ test_threads(void **state)
 	uint64_t ta = thread_of(p.a, inbox, a);
 	assert_true(ta == new_thread(inbox, a));
 	uint32_t b = pair_append(&p, u, inbox,
-				 "Message-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\n"
-				 "Subject: Re: a\r\n\r\nB\r\n",
-				 0);
+	                         "Message-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\n"
+	                         "Subject: Re: a\r\n\r\nB\r\n",
+	                         0);
 	assert_true(thread_of(p.a, inbox, b) == ta);
 	uint32_t c = pair_append(&p, u, inbox,
-				 "Message-ID: <c@x>\r\nReferences: <a@x>\r\n <b@x>\r\n"
-				 "Subject: Re: a\r\n\r\nC\r\n",
-				 0);
+	                         "Message-ID: <c@x>\r\nReferences: <a@x>\r\n <b@x>\r\n"
+	                         "Subject: Re: a\r\n\r\nC\r\n",
+	                         0);
 	assert_true(thread_of(p.a, inbox, c) == ta);
 	/* unrelated: a thread of its own */
 	uint32_t d = pair_append(&p, u, inbox, "Message-ID: <d@x>\r\nSubject: d\r\n\r\nD\r\n", 0);
@@ -978,8 +1011,8 @@ test_threads(void **state)
 	assert_true(td != ta);
 	assert_true(td == new_thread(inbox, d));
 	/* a reply before its parent: the parent finds the thread by its own ID */
-	uint32_t f1 = pair_append(&p, u, inbox,
-				  "Message-ID: <f@x>\r\nReferences: <e@x>\r\n\r\nF\r\n", 0);
+	uint32_t f1 =
+	        pair_append(&p, u, inbox, "Message-ID: <f@x>\r\nReferences: <e@x>\r\n\r\nF\r\n", 0);
 	uint32_t e1 = pair_append(&p, u, inbox, "Message-ID: <e@x>\r\n\r\nE\r\n", 0);
 	uint64_t tf = thread_of(p.a, inbox, f1);
 	assert_true(thread_of(p.a, inbox, e1) == tf);
@@ -1011,22 +1044,26 @@ test_threads(void **state)
 	uint32_t g4 = pair_append(&p, u, inbox, body, 0);
 	assert_true(thread_of(p.a, inbox, g4) == thread_of(p.a, inbox, g3)); /* <m0@x> first */
 	/* no tree (too complex to cache at intake): a thread of its own */
-	uint32_t h = pair_append(&p, u, inbox, "Message-ID: <h@x>\r\nIn-Reply-To: <a@x>\r\n\r\nH\r\n",
-				 1);
+	uint32_t h = pair_append(&p, u, inbox,
+	                         "Message-ID: <h@x>\r\nIn-Reply-To: <a@x>\r\n\r\nH\r\n", 1);
 	assert_true(thread_of(p.a, inbox, h) == new_thread(inbox, h));
 	/* the same body again, its tree left out as the batch's later appends
 	 * do: the stored body's tree threads it */
 	uint32_t b2 = pair_append(&p, u, inbox,
-				  "Message-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\n"
-				  "Subject: Re: a\r\n\r\nB\r\n",
-				  1);
+	                          "Message-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\n"
+	                          "Subject: Re: a\r\n\r\nB\r\n",
+	                          1);
 	assert_true(thread_of(p.a, inbox, b2) == ta);
 
 	/* COPY and MOVE keep the thread id */
 	mailbox_id(p.a, u, "INBOX", &in);
 	struct uid_range rb = {b, b}, rd = {d, d};
-	struct cmd cp = {.type = CMD_MSG_COPY, .user_id = u, .mailbox_id = inbox,
-			 .uidvalidity = in.uidvalidity, .ranges = {1, &rb, NULL}, .mailbox_id2 = arch};
+	struct cmd cp = {.type = CMD_MSG_COPY,
+	                 .user_id = u,
+	                 .mailbox_id = inbox,
+	                 .uidvalidity = in.uidvalidity,
+	                 .ranges = {1, &rb, NULL},
+	                 .mailbox_id2 = arch};
 	struct cmd_result r = pair_apply(&p, &cp);
 	assert_int_equal(r.status, CMD_OK);
 	assert_true(thread_of(p.a, arch, p.a->last->r[0].set2[0]) == ta);
@@ -1037,8 +1074,8 @@ test_threads(void **state)
 
 	/* another user's reply to <a@x> does not join tom's thread */
 	int64_t rows = thread_rows(p.a);
-	uint32_t w = pair_append(&p, v, vin,
-				 "Message-ID: <v@x>\r\nIn-Reply-To: <a@x>\r\n\r\nV\r\n", 0);
+	uint32_t w =
+	        pair_append(&p, v, vin, "Message-ID: <v@x>\r\nIn-Reply-To: <a@x>\r\n\r\nV\r\n", 0);
 	uint64_t tv = thread_of(p.a, vin, w);
 	assert_true(tv == new_thread(vin, w));
 	assert_true(thread_rows(p.a) == rows + 2); /* <a@x> and <v@x> for vic */
@@ -1046,8 +1083,8 @@ test_threads(void **state)
 	/* the replicas are byte-identical, the thread table included */
 	char *da = dump_of(p.a), *db = dump_of(p.b);
 	char *cmdline = xasprintf("cmp -s '%s' '%s' && grep -A1 '^\\[threads\\]$' '%s' | "
-				  "tail -n1 | grep -q '^[0-9a-f]* 0000000'",
-				  da, db, da);
+	                          "tail -n1 | grep -q '^[0-9a-f]* 0000000'",
+	                          da, db, da);
 	assert_int_equal(system(cmdline), 0);
 	free(cmdline);
 	unlink(da);
@@ -1068,16 +1105,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_codec_roundtrip),
-		cmocka_unit_test(test_codec_rejects_garbage),
-		cmocka_unit_test(test_user_mailboxes),
-		cmocka_unit_test(test_messages),
-		cmocka_unit_test(test_quota_and_atomic),
-		cmocka_unit_test(test_duplicate_request),
-		cmocka_unit_test(test_determinism_and_replay),
-		cmocka_unit_test(test_alias_loop),
-		cmocka_unit_test(test_snapshot_reconciles_maildirs),
-		cmocka_unit_test(test_threads),
+	        cmocka_unit_test(test_codec_roundtrip),
+	        cmocka_unit_test(test_codec_rejects_garbage),
+	        cmocka_unit_test(test_user_mailboxes),
+	        cmocka_unit_test(test_messages),
+	        cmocka_unit_test(test_quota_and_atomic),
+	        cmocka_unit_test(test_duplicate_request),
+	        cmocka_unit_test(test_determinism_and_replay),
+	        cmocka_unit_test(test_alias_loop),
+	        cmocka_unit_test(test_snapshot_reconciles_maildirs),
+	        cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

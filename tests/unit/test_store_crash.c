@@ -34,8 +34,7 @@ struct logbuf {
 };
 
 static struct cmd_str
-S(const char *s)
-{
+S(const char *s) {
 	return (struct cmd_str){s, strlen(s)};
 }
 
@@ -59,8 +58,8 @@ static void
 build_log(struct logbuf *l, const char *dir, struct store *st)
 {
 	struct cmd d = {.type = CMD_DOMAIN_ADD, .name = S("crash.test")};
-	struct cmd u = {.type = CMD_USER_ADD, .address = S("k@crash.test"), .blob = S("c"),
-			.enabled = 1};
+	struct cmd u = {
+	        .type = CMD_USER_ADD, .address = S("k@crash.test"), .blob = S("c"), .enabled = 1};
 	add_frame(l, &d);
 	add_frame(l, &u);
 	for (int i = 0; i < ENTRIES; i++) {
@@ -75,8 +74,12 @@ build_log(struct logbuf *l, const char *dir, struct store *st)
 		close(fd);
 		assert_int_equal(store_body_stage(dir, tmp, hash), 0);
 		free(tmp);
-		struct cmd a = {.type = CMD_MSG_APPEND, .user_id = 1, .mailbox_id = 1,
-				.hash = hash, .size = strlen(body), .internaldate = 1700000000 + i};
+		struct cmd a = {.type = CMD_MSG_APPEND,
+		                .user_id = 1,
+		                .mailbox_id = 1,
+		                .hash = hash,
+		                .size = strlen(body),
+		                .internaldate = 1700000000 + i};
 		add_frame(l, &a);
 	}
 }
@@ -89,7 +92,8 @@ child_apply(const char *dir, struct logbuf *l, int fd)
 	if (store_open(dir, NULL, &st, &err) != 0)
 		_exit(3);
 	for (size_t i = 0; i < l->n; i++) {
-		if (store_apply(st, i + 1, nbuf_head(&l->frames[i]), nbuf_avail(&l->frames[i])) != 0)
+		if (store_apply(st, i + 1, nbuf_head(&l->frames[i]), nbuf_avail(&l->frames[i])) !=
+		    0)
 			_exit(4);
 		/* Slow enough that the kill lands mid-stream: after file
 		 * operations, before or during a commit. */
@@ -142,8 +146,8 @@ check_consistent(struct store *st, const char *dir, uint64_t expect_at_least, in
 		assert_int_equal(stat(blob, &sb), 0);
 		free(blob);
 		char *file = xasprintf("%s/mail/crash.test/k/cur/%lld.M%uU%u.mailnode,S=%llu:2,",
-				       dir, (long long)m.internaldate, mb.uidvalidity, m.uid,
-				       (unsigned long long)m.size);
+		                       dir, (long long)m.internaldate, mb.uidvalidity, m.uid,
+		                       (unsigned long long)m.size);
 		assert_int_equal(stat(file, &sb), 0);
 		free(file);
 		size += m.size;
@@ -224,7 +228,8 @@ test_kill_during_appends(void **state)
 		/* Raft replays the log; apply skips what it holds. */
 		for (size_t i = 0; i < l->n; i++)
 			assert_int_equal(store_apply(st, i + 1, nbuf_head(&l->frames[i]),
-						     nbuf_avail(&l->frames[i])), 0);
+			                             nbuf_avail(&l->frames[i])),
+			                 0);
 		assert_int_equal(store_commit(st), 0);
 		check_consistent(st, dir, l->n, 1);
 		struct store_txn *t;
@@ -246,7 +251,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kill_during_appends),
+	        cmocka_unit_test(test_kill_during_appends),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
