@@ -42,25 +42,6 @@ static const char rfc3501_example[] =
         "Content-Type: TEXT/PLAIN\r\n\r\nbody 4.2.2.1\r\n--alt\r\nContent-Type: TEXT/RICHTEXT\r\n"
         "\r\nbody 4.2.2.2\r\n--alt--\r\n--fourtwo--\r\n--four--\r\n--top--\r\n";
 
-static char *
-read_file(const char *path, size_t *len_r)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	struct nbuf b;
-	nbuf_init(&b, 1 << 28);
-	char tmp[65536];
-	size_t n;
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		assert_int_equal(nbuf_append(&b, tmp, n), 0);
-	fclose(f);
-	assert_int_equal(nbuf_append(&b, "", 1), 0);
-	char *data = (char *)nbuf_steal(&b, len_r);
-	(*len_r)--;
-	return data;
-}
-
 /* Parse "FETCH 1 <items>" (or UID FETCH) into a plan in a. Returns 0, or
  * -1 with *error_r; a parser-level refusal fails the test. */
 static int
@@ -162,7 +143,7 @@ static void
 fx_file(struct fx *f, const char *path)
 {
 	size_t len;
-	char *msg = read_file(path, &len);
+	char *msg = test_file_read(path, &len);
 	fx_init(f, msg, len);
 	free(msg);
 }
@@ -246,7 +227,7 @@ test_macros(void **state)
 	char *path = test_data_path("mime/plain.eml"),
 	     *xpath = test_data_path("mime/plain.expected");
 	fx_file(&f, path);
-	char *exp = read_file(xpath, &elen);
+	char *exp = test_file_read(xpath, &elen);
 	char *env = strstr(exp, "ENVELOPE "), *body = strstr(exp, "\nBODY (") + 1;
 	*strchr(env, '\n') = *strchr(body, '\n') = 0;
 	const char *fmt = "* 23 FETCH (FLAGS (\\Seen \\Flagged $Junk $Label2) INTERNALDATE "
@@ -360,7 +341,7 @@ test_corpus(void **state)
 		free(head);
 		char *xpath = xasprintf("%.*sexpected", (int)strlen(corpus.gl_pathv[i]) - 3,
 		                        corpus.gl_pathv[i]);
-		char *exp = read_file(xpath, &elen);
+		char *exp = test_file_read(xpath, &elen);
 		free(xpath);
 		/* "<CRLF>" in .expected is CRLF on the wire */
 		struct nbuf w;

@@ -22,49 +22,12 @@
 #include "protocols/imap/parser.h"
 #include "protocols/imap/search.h"
 
-static const char *const corpus[] = {"plain",
-                                     "thunderbird_alternative",
-                                     "apple_mixed_attachment",
-                                     "outlook_nested",
-                                     "forward_rfc822",
-                                     "rfc2047_subjects",
-                                     "rfc2231_filenames",
-                                     "groups_addresses",
-                                     "digest",
-                                     "missing_boundary",
-                                     "unclosed_boundary",
-                                     "nested_1000",
-                                     "headers_10000",
-                                     "no_colon",
-                                     "nul_bytes",
-                                     "bare_lf",
-                                     "cr_only",
-                                     "truncated_base64",
-                                     "bad_encoded_words",
-                                     "bad_addresses",
-                                     "eight_bit_headers",
-                                     "header_only",
-                                     "empty"};
 
 static char *
 read_data(const char *name, size_t *len_r)
 {
 	char *rel = xasprintf("mime/%s.eml", name);
-	char *path = test_data_path(rel);
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	struct nbuf b;
-	nbuf_init(&b, 1 << 28);
-	char tmp[65536];
-	size_t n;
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		assert_int_equal(nbuf_append(&b, tmp, n), 0);
-	fclose(f);
-	assert_int_equal(nbuf_append(&b, "", 1), 0);
-	char *data = (char *)nbuf_steal(&b, len_r);
-	(*len_r)--;
-	free(path);
+	char *data = test_data_read(rel, len_r);
 	free(rel);
 	return data;
 }
@@ -727,9 +690,9 @@ test_corpus(void **state)
 	        "TEXT \"\xc3\xbc\"",
 	        "OR BODY x TEXT y",
 	};
-	for (size_t i = 0; i < ARRAY_SIZE(corpus); i++) {
+	for (size_t i = 0; i < test_mime_corpus_n; i++) {
 		struct fx f;
-		fx_file(&f, corpus[i]);
+		fx_file(&f, test_mime_corpus[i]);
 		struct nbuf enc;
 		struct mime_message *decoded;
 		nbuf_init(&enc, 1 << 26);
@@ -744,7 +707,7 @@ test_corpus(void **state)
 			f.m.tree = decoded;
 			int c = imap_search_match(s, &f.ctx, &f.m);
 			if (a < 0 || a != b || a != c)
-				fail_msg("%s: %s: %d %d %d", corpus[i], programs[k], a, b, c);
+				fail_msg("%s: %s: %d %d %d", test_mime_corpus[i], programs[k], a, b, c);
 		}
 		mime_message_free(&decoded);
 		nbuf_deinit(&enc);

@@ -15,51 +15,12 @@
 #include "node/lib/util.h"
 #include "node/mime/mime.h"
 
-static const char *const corpus[] = {
-        "plain",
-        "thunderbird_alternative",
-        "apple_mixed_attachment",
-        "outlook_nested",
-        "forward_rfc822",
-        "rfc2047_subjects",
-        "rfc2231_filenames",
-        "groups_addresses",
-        "digest",
-        "missing_boundary",
-        "unclosed_boundary",
-        "nested_1000",
-        "headers_10000",
-        "no_colon",
-        "nul_bytes",
-        "bare_lf",
-        "cr_only",
-        "truncated_base64",
-        "bad_encoded_words",
-        "bad_addresses",
-        "eight_bit_headers",
-        "header_only",
-        "empty",
-};
 
 static char *
 read_data(const char *name, const char *ext, size_t *len_r)
 {
 	char *rel = xasprintf("mime/%s%s", name, ext);
-	char *path = test_data_path(rel);
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	struct nbuf b;
-	nbuf_init(&b, 1 << 28);
-	char tmp[65536];
-	size_t n;
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		assert_int_equal(nbuf_append(&b, tmp, n), 0);
-	fclose(f);
-	assert_int_equal(nbuf_append(&b, "", 1), 0);
-	char *data = (char *)nbuf_steal(&b, len_r);
-	(*len_r)--;
-	free(path);
+	char *data = test_data_read(rel, len_r);
 	free(rel);
 	return data;
 }
@@ -108,15 +69,15 @@ describe(const struct mime_message *m)
 static void
 test_corpus_expected(void **state)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(corpus); i++) {
+	for (size_t i = 0; i < test_mime_corpus_n; i++) {
 		size_t len, elen;
-		char *msg = read_data(corpus[i], ".eml", &len);
-		char *exp = read_data(corpus[i], ".expected", &elen);
+		char *msg = read_data(test_mime_corpus[i], ".eml", &len);
+		char *exp = read_data(test_mime_corpus[i], ".expected", &elen);
 		struct mime_message *m;
 		assert_int_equal(mime_parse(msg, len, NULL, &m), 0);
 		char *got = describe(m);
 		if (strcmp(got, exp) != 0)
-			fail_msg("%s:\n got: %s\nwant: %s", corpus[i], got, exp);
+			fail_msg("%s:\n got: %s\nwant: %s", test_mime_corpus[i], got, exp);
 		free(got);
 		free(exp);
 		mime_message_free(&m);
@@ -158,9 +119,9 @@ same_sections(const struct mime_message *a, const struct mime_message *b, char *
 static void
 test_tree_round_trip(void **state)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(corpus); i++) {
+	for (size_t i = 0; i < test_mime_corpus_n; i++) {
 		size_t len;
-		char *msg = read_data(corpus[i], ".eml", &len);
+		char *msg = read_data(test_mime_corpus[i], ".eml", &len);
 		struct mime_message *m, *d;
 		struct nbuf t1, t2;
 		nbuf_init(&t1, 1 << 24);
@@ -177,7 +138,7 @@ test_tree_round_trip(void **state)
 		assert_int_equal(mime_tree_encode(d, &t2), 0);
 		assert_int_equal(nbuf_avail(&t1), nbuf_avail(&t2));
 		assert_memory_equal(nbuf_head(&t1), nbuf_head(&t2), nbuf_avail(&t1));
-		if (strcmp(corpus[i], "plain") == 0)
+		if (strcmp(test_mime_corpus[i], "plain") == 0)
 			assert_true(nbuf_avail(&t1) < 400); /* well under 1 KB */
 		free(a);
 		free(b);

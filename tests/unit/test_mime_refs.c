@@ -320,20 +320,11 @@ test_summary_corpus(void **state)
 	                                     "empty"};
 	for (size_t i = 0; i < ARRAY_SIZE(corpus); i++) {
 		char *rel = xasprintf("mime/%s.eml", corpus[i]);
-		char *path = test_data_path(rel);
-		FILE *f = fopen(path, "rb");
-		assert_non_null(f);
-		struct nbuf b;
-		nbuf_init(&b, 1 << 26);
-		char tmp[65536];
-		size_t n;
-		while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-			nbuf_append(&b, tmp, n);
-		fclose(f);
+		size_t len;
+		char *msg = test_data_read(rel, &len);
 		struct mime_message *m, *d;
-		const char *msg = nbuf_avail(&b) ? (const char *)nbuf_head(&b) : "";
-		assert_int_equal(mime_parse(msg, nbuf_avail(&b), NULL, &m), 0);
-		assert_int_equal(mime_message_cache_preview(m, msg, nbuf_avail(&b)), 0);
+		assert_int_equal(mime_parse(msg, len, NULL, &m), 0);
+		assert_int_equal(mime_message_cache_preview(m, msg, len), 0);
 		struct nbuf t;
 		nbuf_init(&t, 1 << 26);
 		assert_int_equal(mime_tree_encode(m, &t), 0);
@@ -352,8 +343,7 @@ test_summary_corpus(void **state)
 		mime_message_free(&m);
 		mime_message_free(&d);
 		nbuf_deinit(&t);
-		nbuf_deinit(&b);
-		free(path);
+		free(msg);
 		free(rel);
 	}
 }

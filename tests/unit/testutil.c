@@ -40,3 +40,63 @@ test_data_path(const char *rel)
 		abort();
 	return p;
 }
+
+char *
+test_file_read(const char *path, size_t *len_r)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		fail_msg("cannot open %s", path);
+	size_t cap = 65536, len = 0, n;
+	char *data = malloc(cap + 1);
+	assert_non_null(data);
+	while ((n = fread(data + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			cap *= 2;
+			data = realloc(data, cap + 1);
+			assert_non_null(data);
+		}
+	}
+	assert_int_equal(ferror(f), 0);
+	fclose(f);
+	data[len] = '\0';
+	*len_r = len;
+	return data;
+}
+
+char *
+test_data_read(const char *rel, size_t *len_r)
+{
+	char *path = test_data_path(rel);
+	char *data = test_file_read(path, len_r);
+	free(path);
+	return data;
+}
+
+const char *const test_mime_corpus[] = {
+        "plain",
+        "thunderbird_alternative",
+        "apple_mixed_attachment",
+        "outlook_nested",
+        "forward_rfc822",
+        "rfc2047_subjects",
+        "rfc2231_filenames",
+        "groups_addresses",
+        "digest",
+        "missing_boundary",
+        "unclosed_boundary",
+        "nested_1000",
+        "headers_10000",
+        "no_colon",
+        "nul_bytes",
+        "bare_lf",
+        "cr_only",
+        "truncated_base64",
+        "bad_encoded_words",
+        "bad_addresses",
+        "eight_bit_headers",
+        "header_only",
+        "empty",
+};
+const size_t test_mime_corpus_n = sizeof(test_mime_corpus) / sizeof(test_mime_corpus[0]);
