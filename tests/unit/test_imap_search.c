@@ -22,7 +22,6 @@
 #include "protocols/imap/parser.h"
 #include "protocols/imap/search.h"
 
-
 static char *
 read_data(const char *name, size_t *len_r)
 {
@@ -707,7 +706,8 @@ test_corpus(void **state)
 			f.m.tree = decoded;
 			int c = imap_search_match(s, &f.ctx, &f.m);
 			if (a < 0 || a != b || a != c)
-				fail_msg("%s: %s: %d %d %d", test_mime_corpus[i], programs[k], a, b, c);
+				fail_msg("%s: %s: %d %d %d", test_mime_corpus[i], programs[k], a, b,
+				         c);
 		}
 		mime_message_free(&decoded);
 		nbuf_deinit(&enc);

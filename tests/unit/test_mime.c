@@ -15,7 +15,6 @@
 #include "node/lib/util.h"
 #include "node/mime/mime.h"
 
-
 static char *
 read_data(const char *name, const char *ext, size_t *len_r)
 {
