@@ -19,45 +19,14 @@
 #include "protocols/pop3/pop3_maildrop.h"
 
 struct fixture {
-	char *dir;
-	struct store *st;
-	uint64_t index;
-	struct cmd_results *last;
+	struct test_store s; /* fed as raft would (testutil) */
 	uint32_t user, inbox;
 };
-
-static void
-applied_cb(void *arg, const struct cmd_batch_hdr *hdr, struct cmd_results *rs)
-{
-	struct fixture *f = arg;
-	cmd_results_free(&f->last);
-	f->last = rs;
-}
-
-static struct cmd_results *
-apply_batch(struct fixture *f, struct cmd_batch *b)
-{
-	size_t len;
-	const uint8_t *data = cmd_batch_data(b, &len);
-	struct nbuf frame;
-	nbuf_init(&frame, CMD_FRAME_MAX);
-	assert_int_equal(cmd_frame_encode(&data, &len, 1, &frame), 0);
-	assert_int_equal(store_apply(f->st, ++f->index, nbuf_head(&frame), nbuf_avail(&frame)), 0);
-	assert_int_equal(store_commit(f->st), 0);
-	nbuf_deinit(&frame);
-	assert_non_null(f->last);
-	return f->last;
-}
 
 static struct cmd_result
 apply1(struct fixture *f, const struct cmd *c)
 {
-	struct cmd_batch b;
-	cmd_batch_init(&b, 1, 0);
-	assert_int_equal(cmd_batch_add(&b, c), 0);
-	struct cmd_results *rs = apply_batch(f, &b);
-	cmd_batch_deinit(&b);
-	return rs->r[0];
+	return test_store_apply1(&f->s, c);
 }
 
 static struct cmd_str
@@ -70,12 +39,12 @@ append(struct fixture *f, const char *body, uint32_t flags)
 {
 	char *tmp;
 	uint8_t hash[32];
-	int fd = store_body_tmp(f->st, &tmp);
+	int fd = store_body_tmp(f->s.st, &tmp);
 	assert_true(fd >= 0);
 	assert_int_equal(write_all(fd, body, strlen(body)), 0);
 	close(fd);
 	sha256(body, strlen(body), hash);
-	assert_int_equal(store_body_stage(f->dir, tmp, hash), 0);
+	assert_int_equal(store_body_stage(f->s.dir, tmp, hash), 0);
 	free(tmp);
 	struct cmd c = {.type = CMD_MSG_APPEND,
 	                .user_id = f->user,
@@ -93,10 +62,7 @@ static struct fixture *
 fixture_new(const char *name, int nmsgs)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	f->dir = test_tmpdir(name);
-	struct store_hooks h = {.applied = applied_cb, .arg = f};
-	const char *err;
-	assert_int_equal(store_open(f->dir, &h, &f->st, &err), 0);
+	test_store_open(&f->s, name);
 	struct cmd d = {.type = CMD_DOMAIN_ADD, .name = S("x.test")};
 	assert_int_equal(apply1(f, &d).status, CMD_OK);
 	struct cmd u = {
@@ -106,7 +72,7 @@ fixture_new(const char *name, int nmsgs)
 	f->user = r.id;
 	struct store_txn *t;
 	struct store_mailbox mb;
-	assert_int_equal(store_read_begin(f->st, &t), 0);
+	assert_int_equal(store_read_begin(f->s.st, &t), 0);
 	assert_int_equal(store_mailbox_get(t, f->user, "INBOX", &mb), 1);
 	store_read_end(&t);
 	f->inbox = mb.id;
@@ -121,10 +87,7 @@ fixture_new(const char *name, int nmsgs)
 static void
 fixture_free(struct fixture *f)
 {
-	store_close(&f->st);
-	cmd_results_free(&f->last);
-	test_rmtree(f->dir);
-	free(f->dir);
+	test_store_close(&f->s);
 	free(f);
 }
 
@@ -133,7 +96,7 @@ load(struct fixture *f, struct pop3_maildrop *md, uint32_t max)
 {
 	const char *err;
 	int temp;
-	assert_int_equal(pop3_maildrop_load(md, f->st, f->user, max, &err, &temp), 0);
+	assert_int_equal(pop3_maildrop_load(md, f->s.st, f->user, max, &err, &temp), 0);
 }
 
 /* UIDs of INBOX now. */
@@ -144,7 +107,7 @@ uids_now(struct fixture *f, uint32_t *out, uint32_t *flags, size_t max)
 	struct store_msg_iter *it;
 	struct store_msg m;
 	size_t n = 0;
-	assert_int_equal(store_read_begin(f->st, &t), 0);
+	assert_int_equal(store_read_begin(f->s.st, &t), 0);
 	assert_int_equal(store_msg_iter_open(t, f->inbox, 1, UINT32_MAX, &it), 0);
 	while (store_msg_iter_next(it, &m) == 1 && n < max) {
 		flags[n] = m.flags;
@@ -165,7 +128,7 @@ update(struct fixture *f, struct pop3_maildrop *md, int seen, int expire0, int *
 	cmd_batch_init(&b, 1, CMD_BATCH_ATOMIC);
 	*ncmds_r = pop3_maildrop_update_batch(md, &u, &b, first_r);
 	assert_true(*ncmds_r >= 0);
-	struct cmd_results *rs = *ncmds_r ? apply_batch(f, &b) : NULL;
+	struct cmd_results *rs = *ncmds_r ? test_store_apply(&f->s, &b) : NULL;
 	cmd_batch_deinit(&b);
 	return rs;
 }
@@ -192,7 +155,7 @@ test_snapshot(void **state)
 		snprintf(want, sizeof(want), "%08x%08x", md.uidvalidity, i);
 		assert_string_equal(uidl, want);
 		assert_int_equal(strlen(uidl), POP3_UIDL_LEN);
-		int fd = store_body_open(f->st, m->hash);
+		int fd = store_body_open(f->s.st, m->hash);
 		assert_true(fd >= 0);
 		close(fd);
 	}
@@ -344,7 +307,7 @@ test_limit(void **state)
 	/* An unknown user has no INBOX: a permanent failure. */
 	const char *err;
 	int temp;
-	assert_int_equal(pop3_maildrop_load(&md, f->st, 999, 10, &err, &temp), -1);
+	assert_int_equal(pop3_maildrop_load(&md, f->s.st, 999, 10, &err, &temp), -1);
 	assert_int_equal(temp, 0);
 	fixture_free(f);
 }

@@ -21,71 +21,30 @@
 #include "node/store/idx.h"
 #include "node/store/store.h"
 
-struct fixture {
-	char *dir;
-	struct store *st;
-	uint64_t index;
-	struct cmd_results *last; /* results of the last applied batch */
-};
-
-static void
-applied_cb(void *arg, const struct cmd_batch_hdr *hdr, struct cmd_results *rs)
-{
-	struct fixture *f = arg;
-	cmd_results_free(&f->last);
-	f->last = rs;
-}
-
-static struct fixture *
+static struct test_store *
 fixture_new(const char *name)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	f->dir = test_tmpdir(name);
-	struct store_hooks h = {.applied = applied_cb, .arg = f};
-	const char *err;
-	assert_int_equal(store_open(f->dir, &h, &f->st, &err), 0);
+	struct test_store *f = calloc(1, sizeof(*f));
+	test_store_open(f, name);
 	return f;
 }
 
 static void
-fixture_free(struct fixture *f)
+fixture_free(struct test_store *f)
 {
-	store_close(&f->st);
-	cmd_results_free(&f->last);
-	test_rmtree(f->dir);
-	free(f->dir);
+	test_store_close(f);
 	free(f);
 }
 
-/* Apply one batch as its own raft entry; returns the results. */
-static struct cmd_results *
-apply_batch(struct fixture *f, struct cmd_batch *b)
-{
-	size_t len;
-	const uint8_t *data = cmd_batch_data(b, &len);
-	struct nbuf frame;
-	nbuf_init(&frame, CMD_FRAME_MAX);
-	assert_int_equal(cmd_frame_encode(&data, &len, 1, &frame), 0);
-	assert_int_equal(store_apply(f->st, ++f->index, nbuf_head(&frame), nbuf_avail(&frame)), 0);
-	assert_int_equal(store_commit(f->st), 0);
-	nbuf_deinit(&frame);
-	assert_non_null(f->last);
-	return f->last;
-}
-
 static enum cmd_status
-apply1(struct fixture *f, const struct cmd *c, struct cmd_result *out)
+apply1(struct test_store *f, const struct cmd *c, struct cmd_result *out)
 {
-	struct cmd_batch b;
-	cmd_batch_init(&b, 1, 0);
-	assert_int_equal(cmd_batch_add(&b, c), 0);
-	struct cmd_results *rs = apply_batch(f, &b);
-	cmd_batch_deinit(&b);
+	struct cmd_result r = test_store_apply1(f, c);
 	if (out) {
-		*out = rs->r[0];
+		*out = r;
 		out->set1 = out->set2 = NULL; /* owned by f->last */
 	}
-	return rs->r[0].status;
+	return r.status;
 }
 
 static struct cmd_str
@@ -94,7 +53,7 @@ S(const char *s) {
 }
 
 static uint32_t
-add_user(struct fixture *f, const char *addr)
+add_user(struct test_store *f, const char *addr)
 {
 	struct cmd c = {.type = CMD_DOMAIN_ADD};
 	const char *at = strchr(addr, '@');
@@ -108,7 +67,7 @@ add_user(struct fixture *f, const char *addr)
 
 /* Stage a body under blobs/staged and return its hash. */
 static void
-stage(struct fixture *f, const char *body, uint8_t hash[32])
+stage(struct test_store *f, const char *body, uint8_t hash[32])
 {
 	char *tmp;
 	int fd = store_body_tmp(f->st, &tmp);
@@ -121,7 +80,7 @@ stage(struct fixture *f, const char *body, uint8_t hash[32])
 }
 
 static uint32_t
-mailbox_id(struct fixture *f, uint32_t user, const char *name, struct store_mailbox *m_r)
+mailbox_id(struct test_store *f, uint32_t user, const char *name, struct store_mailbox *m_r)
 {
 	struct store_txn *t;
 	struct store_mailbox m;
@@ -136,7 +95,7 @@ mailbox_id(struct fixture *f, uint32_t user, const char *name, struct store_mail
 }
 
 static uint32_t
-append(struct fixture *f, uint32_t user, uint32_t mbox, const char *body, uint32_t flags)
+append(struct test_store *f, uint32_t user, uint32_t mbox, const char *body, uint32_t flags)
 {
 	uint8_t hash[32];
 	stage(f, body, hash);
@@ -274,7 +233,7 @@ test_codec_rejects_garbage(void **state)
 static void
 test_user_mailboxes(void **state)
 {
-	struct fixture *f = fixture_new("store-user");
+	struct test_store *f = fixture_new("store-user");
 	uint32_t u = add_user(f, "alice@example.test");
 	struct store_mailbox m;
 	assert_true(mailbox_id(f, u, "INBOX", &m) != 0);
@@ -323,7 +282,7 @@ test_user_mailboxes(void **state)
 static void
 test_messages(void **state)
 {
-	struct fixture *f = fixture_new("store-msg");
+	struct test_store *f = fixture_new("store-msg");
 	uint32_t u = add_user(f, "bob@example.test");
 	struct store_mailbox in;
 	uint32_t inbox = mailbox_id(f, u, "INBOX", &in);
@@ -429,7 +388,7 @@ test_messages(void **state)
 static void
 test_quota_and_atomic(void **state)
 {
-	struct fixture *f = fixture_new("store-quota");
+	struct test_store *f = fixture_new("store-quota");
 	uint32_t u = add_user(f, "carol@example.test");
 	struct cmd q = {
 	        .type = CMD_USER_SET_QUOTA, .address = S("carol@example.test"), .quota_bytes = 60};
@@ -471,7 +430,7 @@ test_quota_and_atomic(void **state)
 	cmd_batch_init(&rb, 1, CMD_BATCH_ATOMIC);
 	cmd_batch_add(&rb, &ex);
 	cmd_batch_add(&rb, &ap);
-	struct cmd_results *rr = apply_batch(f, &rb);
+	struct cmd_results *rr = test_store_apply(f, &rb);
 	assert_int_equal(rr->r[0].status, CMD_EABORTED);
 	assert_int_equal(rr->r[0].nset1, 0);
 	assert_int_equal(rr->r[1].status, CMD_EQUOTA);
@@ -484,7 +443,7 @@ test_quota_and_atomic(void **state)
 	cmd_batch_add(&rb, &ex);
 	c.hash = hash; /* as big as the message it replaces: fits once it is gone */
 	cmd_batch_add(&rb, &c);
-	rr = apply_batch(f, &rb);
+	rr = test_store_apply(f, &rb);
 	assert_int_equal(rr->r[0].status, CMD_OK);
 	assert_int_equal(rr->r[0].nset1, 1);
 	assert_int_equal(rr->r[1].status, CMD_OK);
@@ -501,7 +460,7 @@ test_quota_and_atomic(void **state)
 	cmd_batch_init(&b, 1, CMD_BATCH_ATOMIC);
 	cmd_batch_add(&b, &mk);
 	cmd_batch_add(&b, &bad);
-	struct cmd_results *rs = apply_batch(f, &b);
+	struct cmd_results *rs = test_store_apply(f, &b);
 	assert_int_equal(rs->r[0].status, CMD_EABORTED);
 	assert_int_equal(rs->r[1].status, CMD_EEXISTS);
 	assert_int_equal(mailbox_id(f, u, "Fresh", NULL), 0);
@@ -514,7 +473,7 @@ test_quota_and_atomic(void **state)
 static void
 test_duplicate_request(void **state)
 {
-	struct fixture *f = fixture_new("store-dup");
+	struct test_store *f = fixture_new("store-dup");
 	uint32_t u = add_user(f, "dan@example.test");
 	uint32_t inbox = mailbox_id(f, u, "INBOX", NULL);
 	uint8_t hash[32];
@@ -527,8 +486,8 @@ test_duplicate_request(void **state)
 	struct cmd_batch b;
 	cmd_batch_init(&b, 1, 0);
 	cmd_batch_add(&b, &c);
-	uint32_t first = apply_batch(f, &b)->r[0].uid;
-	uint32_t second = apply_batch(f, &b)->r[0].uid;
+	uint32_t first = test_store_apply(f, &b)->r[0].uid;
+	uint32_t second = test_store_apply(f, &b)->r[0].uid;
 	assert_int_equal(first, second);
 	struct store_mailbox m;
 	mailbox_id(f, u, "INBOX", &m);
@@ -538,7 +497,7 @@ test_duplicate_request(void **state)
 }
 
 static char *
-dump_of(struct fixture *f)
+dump_of(struct test_store *f)
 {
 	char *path = xasprintf("%s.dump", f->dir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -552,7 +511,7 @@ dump_of(struct fixture *f)
 static void
 test_determinism_and_replay(void **state)
 {
-	struct fixture *a = fixture_new("store-a"), *b = fixture_new("store-b");
+	struct test_store *a = fixture_new("store-a"), *b = fixture_new("store-b");
 	struct nbuf frames[400];
 	size_t nframes = 0;
 	srand(7);
@@ -660,7 +619,7 @@ test_determinism_and_replay(void **state)
 		        store_apply(b->st, i + 1, nbuf_head(&frames[i]), nbuf_avail(&frames[i])),
 		        0);
 	store_close(&b->st);
-	struct store_hooks h = {.applied = applied_cb, .arg = b};
+	struct store_hooks h = {.applied = test_store_applied, .arg = b};
 	const char *err;
 	assert_int_equal(store_open(b->dir, &h, &b->st, &err), 0);
 	assert_true(store_applied_index(b->st) == nframes / 2);
@@ -689,7 +648,7 @@ test_determinism_and_replay(void **state)
 static void
 test_alias_loop(void **state)
 {
-	struct fixture *f = fixture_new("store-alias");
+	struct test_store *f = fixture_new("store-alias");
 	add_user(f, "real@a.test");
 	static const char *const to_real[] = {"real@a.test"};
 	static const char *const to_b[] = {"b@a.test"};
@@ -778,7 +737,7 @@ missing_cb(void *arg, const uint8_t hash[CMD_HASH_LEN])
 
 /* What both replicas applied before one of them fell behind. */
 static void
-common_history(struct fixture *f, uint32_t *a_r)
+common_history(struct test_store *f, uint32_t *a_r)
 {
 	uint32_t a = add_user(f, "a@x.test");
 	add_user(f, "b@x.test");
@@ -799,7 +758,7 @@ common_history(struct fixture *f, uint32_t *a_r)
 static void
 test_snapshot_reconciles_maildirs(void **state)
 {
-	struct fixture *a = fixture_new("snap-a"), *b = fixture_new("snap-b");
+	struct test_store *a = fixture_new("snap-a"), *b = fixture_new("snap-b");
 	uint32_t ua, ub;
 	common_history(a, &ua);
 	common_history(b, &ub);
@@ -840,7 +799,8 @@ test_snapshot_reconciles_maildirs(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(store_snapshot_write(a->st, fd, &err), 0);
 	close(fd);
-	struct store_hooks h = {.applied = applied_cb, .body_missing = missing_cb, .arg = b};
+	struct store_hooks h = {
+	        .applied = test_store_applied, .body_missing = missing_cb, .arg = b};
 	store_set_hooks(b->st, &h);
 	missing_calls = 0;
 	assert_int_equal(store_snapshot_restore(b->st, snap, &err), 0);
@@ -880,7 +840,7 @@ test_snapshot_reconciles_maildirs(void **state)
 
 /* Two replicas fed one log: every batch is built once and applied to both. */
 struct pair {
-	struct fixture *a, *b;
+	struct test_store *a, *b;
 };
 
 static struct cmd_result
@@ -894,7 +854,7 @@ pair_apply(struct pair *p, const struct cmd *c)
 	struct nbuf frame;
 	nbuf_init(&frame, CMD_FRAME_MAX);
 	assert_int_equal(cmd_frame_encode(&d, &len, 1, &frame), 0);
-	struct fixture *fs[2] = {p->a, p->b};
+	struct test_store *fs[2] = {p->a, p->b};
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(store_apply(fs[i]->st, ++fs[i]->index, nbuf_head(&frame),
 		                             nbuf_avail(&frame)),
@@ -939,7 +899,7 @@ pair_append(struct pair *p, uint32_t user, uint32_t mbox, const char *body, int 
 }
 
 static uint64_t
-thread_of(struct fixture *f, uint32_t mbox, uint32_t uid)
+thread_of(struct test_store *f, uint32_t mbox, uint32_t uid)
 {
 	struct store_txn *t;
 	struct store_msg m;
@@ -957,7 +917,7 @@ new_thread(uint32_t mbox, uint32_t uid)
 }
 
 static int64_t
-thread_rows(struct fixture *f)
+thread_rows(struct test_store *f)
 {
 	struct store_txn *t;
 	assert_int_equal(store_read_begin(f->st, &t), 0);

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "node/lib/nbuf.h"
+#include "node/store/store.h"
+
 char *
 test_tmpdir(const char *name)
 {
@@ -100,3 +103,57 @@ const char *const test_mime_corpus[] = {
         "empty",
 };
 const size_t test_mime_corpus_n = sizeof(test_mime_corpus) / sizeof(test_mime_corpus[0]);
+
+void
+test_store_applied(void *arg, const struct cmd_batch_hdr *hdr, struct cmd_results *rs)
+{
+	struct test_store *f = arg;
+	cmd_results_free(&f->last);
+	f->last = rs;
+}
+
+void
+test_store_open(struct test_store *f, const char *name)
+{
+	memset(f, 0, sizeof(*f));
+	f->dir = test_tmpdir(name);
+	struct store_hooks h = {.applied = test_store_applied, .arg = f};
+	const char *err;
+	assert_int_equal(store_open(f->dir, &h, &f->st, &err), 0);
+}
+
+void
+test_store_close(struct test_store *f)
+{
+	store_close(&f->st);
+	cmd_results_free(&f->last);
+	test_rmtree(f->dir);
+	free(f->dir);
+	f->dir = NULL;
+}
+
+struct cmd_results *
+test_store_apply(struct test_store *f, struct cmd_batch *b)
+{
+	size_t len;
+	const uint8_t *data = cmd_batch_data(b, &len);
+	struct nbuf frame;
+	nbuf_init(&frame, CMD_FRAME_MAX);
+	assert_int_equal(cmd_frame_encode(&data, &len, 1, &frame), 0);
+	assert_int_equal(store_apply(f->st, ++f->index, nbuf_head(&frame), nbuf_avail(&frame)), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	nbuf_deinit(&frame);
+	assert_non_null(f->last);
+	return f->last;
+}
+
+struct cmd_result
+test_store_apply1(struct test_store *f, const struct cmd *c)
+{
+	struct cmd_batch b;
+	cmd_batch_init(&b, 1, 0);
+	assert_int_equal(cmd_batch_add(&b, c), 0);
+	struct cmd_results *rs = test_store_apply(f, &b);
+	cmd_batch_deinit(&b);
+	return rs->r[0];
+}
