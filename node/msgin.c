@@ -52,7 +52,6 @@ struct msgin {
 	int work_rc;
 	int in_pool; /* in the pool job or the stager */
 	int freed;   /* the owner let go meanwhile */
-	int staged;
 	int result; /* first failure of the local stage or the push */
 	int reported;
 	struct repl_body_req *push;
@@ -228,7 +227,6 @@ msgin_staged(struct stage_req *q, int rc)
 	struct msgin *m = (struct msgin *)((char *)q - offsetof(struct msgin, stage));
 	m->in_pool = 0;
 	if (rc == 0) {
-		m->staged = 1;
 		free(m->tmp_path); /* renamed to staged/ */
 		m->tmp_path = NULL;
 	}
