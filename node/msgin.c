@@ -52,7 +52,7 @@ struct msgin {
 	int work_rc;
 	int in_pool; /* in the pool job or the stager */
 	int freed;   /* the owner let go meanwhile */
-	int result; /* first failure of the local stage or the push */
+	int result;  /* first failure of the local stage or the push */
 	int reported;
 	struct repl_body_req *push;
 	msgin_cb cb;
