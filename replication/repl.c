@@ -178,6 +178,21 @@ repl_barrier_cb(struct raft_barrier *req, int status)
 	}
 }
 
+/* A rebuild of the index (store_rebuilding) is over once every entry the
+ * log held at start is applied; a tail a new leader replaced is over when
+ * this node applied all it holds. */
+static void
+repl_rebuild_check(struct repl *r)
+{
+	if (!store_rebuilding(r->st) || r->fatal)
+		return;
+	uint64_t applied = raft_last_applied(&r->raft);
+	if (applied < r->rebuild_upto && applied < raft_last_index(&r->raft))
+		return;
+	if (store_rebuild_finish(r->st) != 0)
+		repl_fatal(r, "cannot finish rebuilding the index");
+}
+
 static void
 repl_tick_cb(uv_timer_t *t)
 {
@@ -206,6 +221,7 @@ repl_tick_cb(uv_timer_t *t)
 		r->last_leader = leader;
 		repl__wake(r);
 	}
+	repl_rebuild_check(r);
 	repl__peers_refresh(r);
 	repl__submit_tick(r);
 	repl__bodies_tick(r);
@@ -409,6 +425,11 @@ repl_start(struct repl *r, const char **error_r)
 		*error_r = "cannot commit the replayed log";
 		return -1;
 	}
+	r->rebuild_upto = raft_last_index(&r->raft);
+	if (store_rebuilding(r->st))
+		log_info("repl", "event=index-rebuild-started upto=%llu applied=%llu",
+		         (unsigned long long)r->rebuild_upto,
+		         (unsigned long long)store_applied_index(r->st));
 	log_info("repl", "event=started id=%llu address=%s applied=%llu", (unsigned long long)r->id,
 	         r->address, (unsigned long long)store_applied_index(r->st));
 	return 0;

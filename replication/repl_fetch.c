@@ -233,6 +233,11 @@ repl__fetch_tick(struct repl *r, uint64_t now)
 		next = f->next;
 		if (f->inflight || f->staging || now < f->retry_at)
 			continue;
+		if (f->offset == 0 && !store_body_wanted(r->st, f->hash)) {
+			/* No longer referenced (expunged before it came). */
+			fetch_free(r, f);
+			continue;
+		}
 		if (repl__body_present(r, f->hash) && f->offset == 0) {
 			/* Arrived some other way (a push). */
 			if (store_body_arrived(r->st, f->hash) == 0) {

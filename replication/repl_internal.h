@@ -61,6 +61,7 @@ struct repl {
 	struct raft raft;
 	int raft_inited;
 	int started;
+	uint64_t rebuild_upto; /* the log's last index at start (store_rebuilding) */
 	int closing;
 	int fatal;
 	void (*on_fatal)(void *arg, const char *why);

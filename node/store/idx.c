@@ -2,9 +2,11 @@
  * idx: LMDB wrapper. See idx.h.
  *
  * Flags: MDB_NOTLS (several read transactions on one thread, and readers
- * in the pool), MDB_NOMETASYNC (one fsync per commit; a system crash may
- * undo the last transaction, which raft's log replays), MDB_NORDAHEAD
- * (random access). The map is large and virtual; MDB_MAP_FULL surfaces
+ * in the pool), MDB_NORDAHEAD (random access), and either MDB_NOSYNC
+ * (IDX_OPEN_NOSYNC: a commit only writes; a system crash can leave the
+ * environment inconsistent, so the store never trusts it after one and
+ * rebuilds it from raft, see store_guard.c) or MDB_NOMETASYNC (one flush
+ * per commit; a system crash may undo the last transaction). The map is large and virtual; MDB_MAP_FULL surfaces
  * as -ENOSPC and makes the node stop, since raft must not go on applying.
  */
 #include "node/store/idx.h"
@@ -33,6 +35,7 @@ struct idx {
 	MDB_env *env;
 	MDB_dbi dbi[IDX_DB_COUNT];
 	uint32_t absent; /* bit db: not in this copy (idx_open_copy) */
+	int read_only;
 };
 
 struct idx_txn {
@@ -55,7 +58,7 @@ idx_db_name(enum idx_db db)
 }
 
 int
-idx_open(const char *dir, size_t map_size, struct idx **ix_r, const char **error_r)
+idx_open(const char *dir, size_t map_size, int flags, struct idx **ix_r, const char **error_r)
 {
 	struct idx *ix = xcalloc(1, sizeof(*ix));
 	int rc = mdb_env_create(&ix->env);
@@ -68,7 +71,8 @@ idx_open(const char *dir, size_t map_size, struct idx **ix_r, const char **error
 		rc = errno;
 		goto err_after_env;
 	}
-	rc = mdb_env_open(ix->env, dir, MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD, 0600);
+	unsigned sync = (flags & IDX_OPEN_NOSYNC) ? MDB_NOSYNC : MDB_NOMETASYNC;
+	rc = mdb_env_open(ix->env, dir, MDB_NOTLS | MDB_NORDAHEAD | sync, 0600);
 	if (rc != 0)
 		goto err_after_env;
 	MDB_txn *txn;
@@ -104,6 +108,7 @@ idx_open_copy(const char *file, struct idx **ix_r, const char **error_r)
 	if (rc != 0)
 		goto err;
 	mdb_env_set_maxdbs(ix->env, IDX_DB_COUNT + 2);
+	ix->read_only = 1;
 	rc = mdb_env_open(ix->env, file, MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOTLS, 0600);
 	if (rc != 0)
 		goto err_after_env;
@@ -152,12 +157,22 @@ idx_put_append(struct idx_txn *t, enum idx_db db, const void *k, size_t klen, co
 	return idx_errno(rc);
 }
 
+int
+idx_sync(struct idx *ix)
+{
+	if (ix->read_only)
+		return 0;
+	int rc = mdb_env_sync(ix->env, 1);
+	return rc == 0 ? 0 : -rc;
+}
+
 void
 idx_close(struct idx **pix)
 {
 	struct idx *ix = *pix;
 	if (ix == NULL)
 		return;
+	idx_sync(ix);
 	mdb_env_close(ix->env);
 	free(ix);
 	*pix = NULL;

@@ -52,8 +52,15 @@ struct idx_val {
 };
 
 /* Open (creating) the environment in dir. map_size 0: the default.
- * Returns 0 or -1 with *error_r. */
-int idx_open(const char *dir, size_t map_size, struct idx **ix_r, const char **error_r);
+ * IDX_OPEN_NOSYNC: commits do not flush (idx_sync and idx_close do), and a
+ * system crash may leave the environment corrupt; without it each commit
+ * flushes once. Returns 0 or -1 with *error_r. */
+enum { IDX_OPEN_NOSYNC = 1 };
+int idx_open(const char *dir, size_t map_size, int flags, struct idx **ix_r,
+             const char **error_r);
+/* Flush every commit to disk (any thread). 0 or a negative errno. */
+int idx_sync(struct idx *ix);
+/* Flushes, then closes. */
 void idx_close(struct idx **ix);
 
 /* Transactions. A write transaction is begun only on the loop thread. */

@@ -10,8 +10,8 @@
  * same transaction until they are known to be on disk
  * (store_fileops.c), its results are recorded under its request id, and
  * they wait for the commit. The entry's index is written last.
- * store_commit() commits (one fsync) and then hands results and changes
- * out.
+ * store_commit() commits (visible; on disk with the next flush, see
+ * store_guard.c) and then hands results and changes out.
  */
 #include "node/store/store.h"
 
@@ -65,11 +65,19 @@ store_open(const char *data_dir, const struct store_hooks *hooks, struct store *
 		*error_r = err;
 		goto err_after_alloc;
 	}
+	int nosync, rebuild;
+	if (store__guard_check(data_dir, &nosync, &rebuild, error_r) != 0)
+		goto err_after_fd;
 	char *ixdir = xasprintf("%s/index", data_dir);
-	int rc = idx_open(ixdir, 0, &st->ix, error_r);
+	int rc = idx_open(ixdir, 0, nosync ? IDX_OPEN_NOSYNC : 0, &st->ix, error_r);
 	free(ixdir);
 	if (rc != 0)
 		goto err_after_fd;
+	if (store__guard_arm(data_dir, rebuild) != 0) {
+		*error_r = "cannot mark the index open";
+		goto err_after_idx;
+	}
+	st->rebuilding = rebuild;
 	struct idx_txn *t;
 	if (idx_txn_begin(st->ix, 0, &t) != 0) {
 		*error_r = "cannot read the index";
@@ -132,6 +140,7 @@ store_close(struct store **pst)
 	free(st->missing_new);
 	store__fops_clear(st);
 	free(st->fops);
+	store__guard_disarm(st->data_dir, st->ix);
 	idx_close(&st->ix);
 	close(st->data_fd);
 	free(st->data_dir);

@@ -55,6 +55,16 @@ struct store_hooks {
 	void *arg;
 };
 
+/* After the machine stopped while the index was open, the index is not
+ * trusted and is rebuilt from raft's snapshot and log (store_guard.c):
+ * store_rebuilding() is then 1, entries replayed change the index and keep
+ * bodies but leave the maildir tree alone, and store_rebuild_finish(),
+ * called by the replication layer once every entry of its log at start is
+ * applied, commits, makes the tree match the index and flushes. 0 or
+ * -errno. */
+int store_rebuilding(const struct store *st);
+int store_rebuild_finish(struct store *st);
+
 /* Open (creating) the store under data_dir. Returns 0 or -1 with *error_r. */
 int store_open(const char *data_dir, const struct store_hooks *hooks, struct store **st_r,
                const char **error_r);
@@ -126,6 +136,9 @@ char *store_body_path(const char *data_dir, const uint8_t hash[CMD_HASH_LEN]);
 int store_body_arrived(struct store *st, const uint8_t hash[CMD_HASH_LEN]);
 /* Bodies this node lacks. */
 size_t store_bodies_missing(const struct store *st);
+/* Whether a body is still listed as missing here (a fetch for one that is
+ * not is given up). 1, 0 (an error reads as 1). */
+int store_body_wanted(struct store *st, const uint8_t hash[CMD_HASH_LEN]);
 /* Remove staged bodies older than grace_s that no message references. */
 void store_body_gc(struct store *st, uint64_t grace_s);
 

@@ -220,9 +220,47 @@ store_fop_record(struct store *st, const struct store_fop *f)
 	return rc;
 }
 
+/* While the index is rebuilt (store_guard.c) the maildir tree is newer
+ * than the entries replayed: only what keeps bodies is done (a body moves
+ * from staged/ into the blob store, or is marked missing; a body losing
+ * its last reference goes back to staged/, where collection finds it if
+ * nothing references it again), nothing is recorded, and the tree is
+ * reconciled with the index once the rebuild is over. */
+static int
+store_fop_rebuilding(struct store *st, struct store_fop *f)
+{
+	if (f->kind == FOP_LINK_BODY) {
+		char *b = f->b;
+		f->b = NULL;
+		int rc = store_fop_exec(st, f);
+		f->b = b;
+		return rc;
+	}
+	if (f->kind == FOP_UNLINK_BODY) {
+		char hex[SHA256_HEX_LEN + 1];
+		hex_encode(f->hash, CMD_HASH_LEN, hex);
+		char *staged = xasprintf("%s/staged/%s", st->blobs_dir, hex);
+		int rc = rename(f->a, staged) == 0 || errno == ENOENT ? 0 : -errno;
+		free(staged);
+		if (st->wtxn && idx_del(st->wtxn, IDX_DB_MISSING, f->hash, CMD_HASH_LEN) == 1 &&
+		    st->missing_count > 0)
+			st->missing_count--;
+		return rc;
+	}
+	return 0;
+}
+
 int
 store__fops_run(struct store *st)
 {
+	if (st->rebuilding) {
+		for (size_t i = 0; i < st->nfops; i++) {
+			int rc = store_fop_rebuilding(st, &st->fops[i]);
+			if (rc != 0)
+				return rc;
+		}
+		return 0;
+	}
 	for (size_t i = 0; i < st->nfops; i++) {
 		int rc = store_fop_exec(st, &st->fops[i]);
 		if (rc == 0)

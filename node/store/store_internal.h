@@ -76,6 +76,7 @@ struct store {
 	struct store_watch *watches;
 	int notifying;
 	size_t missing_count;
+	int rebuilding; /* the index is being rebuilt from raft (store_guard.c) */
 };
 
 /* What apply() of one command sees. */
@@ -103,6 +104,18 @@ int store__rmtree(const char *path);
 /* After a snapshot install: make the maildir tree match the index (see
  * store_maildir_sync.c). */
 int store__maildirs_reconcile(struct store *st);
+
+/* Whether the index outlived the machine's last stop (store_guard.c).
+ * check: before opening; *nosync_r whether commits may skip the flush,
+ * *rebuild_r whether the index is to be rebuilt (moved aside now, or a
+ * rebuild cut short). 0 or -1 with *error_r. arm: after opening, before
+ * any write. disarm: at a clean close
+ * (flushes the index first). */
+int store__guard_check(const char *data_dir, int *nosync_r, int *rebuild_r, const char **error_r);
+int store__guard_arm(const char *data_dir, int rebuild);
+/* The rebuild is finished: flush the index, drop the mark. 0 or -errno. */
+int store__guard_rebuilt(const char *data_dir, struct idx *ix);
+void store__guard_disarm(const char *data_dir, struct idx *ix);
 
 /* One command. Sets r->status; returns 0, or a negative errno on a local
  * failure (the node must stop). */
