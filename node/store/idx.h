@@ -56,8 +56,7 @@ struct idx_val {
  * system crash may leave the environment corrupt; without it each commit
  * flushes once. Returns 0 or -1 with *error_r. */
 enum { IDX_OPEN_NOSYNC = 1 };
-int idx_open(const char *dir, size_t map_size, int flags, struct idx **ix_r,
-             const char **error_r);
+int idx_open(const char *dir, size_t map_size, int flags, struct idx **ix_r, const char **error_r);
 /* Flush every commit to disk (any thread). 0 or a negative errno. */
 int idx_sync(struct idx *ix);
 /* Flushes, then closes. */
