@@ -47,14 +47,14 @@ node_status_get(struct node *n, struct node_status *st)
 	}
 	if (rs.commit_index > rs.applied_index + max_lag) {
 		snprintf(lagmsg, sizeof(lagmsg), "applied index %llu lags commit index %llu",
-			 (unsigned long long)rs.applied_index, (unsigned long long)rs.commit_index);
+		         (unsigned long long)rs.applied_index, (unsigned long long)rs.commit_index);
 		st->reasons[st->nreasons++] = lagmsg;
 	}
 	if (n->store && store_rebuilding(n->store))
 		st->reasons[st->nreasons++] = "rebuilding the index after the machine stopped";
 	if (rs.bodies_missing > 0) {
 		snprintf(bodymsg, sizeof(bodymsg), "%zu message bodies not yet fetched",
-			 rs.bodies_missing);
+		         rs.bodies_missing);
 		st->reasons[st->nreasons++] = bodymsg;
 	}
 }
