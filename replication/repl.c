@@ -352,7 +352,8 @@ repl_create(const struct repl_params *p, struct repl **r_r, const char **error_r
 	if (rc != 0)
 		goto err_after_alloc;
 
-	mkdir_p(r->raft_dir, 0700); /* a joining node starts with an empty log */
+	if (mkdir_p(r->raft_dir, 0700) == 0) /* a joining node starts with an empty log */
+		dir_nocow(r->raft_dir);
 	rc = raft_uv_init(&r->uvio, p->loop, r->raft_dir, cluster_transport(r->cl));
 	if (rc != 0) {
 		snprintf(err, sizeof(err), "raft: %s", r->uvio.errmsg);

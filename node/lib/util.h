@@ -60,6 +60,10 @@ int parse_u64n(const char *s, size_t n, uint64_t max, uint64_t *v_r);
 int write_all(int fd, const void *buf, size_t n);
 /* Create directory and parents with mode. Returns 0 or -errno. */
 int mkdir_p(const char *path, unsigned mode);
+/* Files created in the directory from now on are overwritten in place
+ * rather than copied on write (BTRFS: databases and logs that rewrite or
+ * preallocate; their checksums go too). A no-op on other file systems. */
+void dir_nocow(const char *path);
 /* fsync a directory by path. Returns 0 or -errno. */
 int fsync_dir(const char *path);
 

@@ -67,7 +67,9 @@ idx_open(const char *dir, size_t map_size, int flags, struct idx **ix_r, const c
 	mdb_env_set_maxdbs(ix->env, IDX_DB_COUNT + 2);
 	mdb_env_set_maxreaders(ix->env, IDX_MAX_READERS);
 	mdb_env_set_mapsize(ix->env, map_size ? map_size : IDX_MAP_DEFAULT);
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+	if (mkdir(dir, 0700) == 0)
+		dir_nocow(dir);
+	else if (errno != EEXIST) {
 		rc = errno;
 		goto err_after_env;
 	}

@@ -52,17 +52,6 @@ boot_id_read(const char *path, char out[BOOT_ID_MAX])
 	return out[0] ? 0 : -1;
 }
 
-static int
-fsync_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) == 0 ? 0 : -errno;
-	close(fd);
-	return rc;
-}
-
 int
 store__guard_check(const char *data_dir, int *nosync_r, int *rebuild_r, const char **error_r)
 {
@@ -86,7 +75,7 @@ store__guard_check(const char *data_dir, int *nosync_r, int *rebuild_r, const ch
 	if (rc == 0 && rename(ix, aside) != 0)
 		rc = -errno;
 	if (rc == 0)
-		rc = fsync_path(data_dir);
+		rc = fsync_dir(data_dir);
 	if (rc != 0) {
 		snprintf(err, sizeof(err), "cannot move the index aside to %s: %s", aside,
 		         strerror(-rc));
@@ -122,7 +111,7 @@ marker_write(const char *dir, const char *name, const char *text)
 	if (rc == 0 && rename(tmp, path) != 0)
 		rc = -errno;
 	if (rc == 0)
-		rc = fsync_path(dir);
+		rc = fsync_dir(dir);
 	free(tmp);
 	free(path);
 	return rc;
@@ -133,7 +122,7 @@ marker_remove(const char *data_dir, const char *name)
 {
 	char *dir = xasprintf("%s/index", data_dir);
 	char *path = xasprintf("%s/%s", dir, name);
-	int rc = unlink(path) == 0 ? fsync_path(dir) : (errno == ENOENT ? 0 : -errno);
+	int rc = unlink(path) == 0 ? fsync_dir(dir) : (errno == ENOENT ? 0 : -errno);
 	free(dir);
 	free(path);
 	return rc;
