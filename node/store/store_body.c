@@ -171,6 +171,8 @@ store_body_gc(struct store *st, uint64_t grace_s)
 	/* A staged body older than the grace period is either linked into
 	 * blobs/ already (its append committed) or abandoned; either way the
 	 * staged name is no longer needed. */
+	if (st->rebuilding)
+		return; /* bodies the replay moved back may be referenced again */
 	time_t cutoff = time(NULL) - (time_t)grace_s;
 	char *staged = xasprintf("%s/staged", st->blobs_dir);
 	char *tmp = xasprintf("%s/tmp", st->blobs_dir);

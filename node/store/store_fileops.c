@@ -241,6 +241,8 @@ store_fop_rebuilding(struct store *st, struct store_fop *f)
 		hex_encode(f->hash, CMD_HASH_LEN, hex);
 		char *staged = xasprintf("%s/staged/%s", st->blobs_dir, hex);
 		int rc = rename(f->a, staged) == 0 || errno == ENOENT ? 0 : -errno;
+		if (rc == 0)
+			utimensat(AT_FDCWD, staged, NULL, 0); /* a full grace period */
 		free(staged);
 		if (st->wtxn && idx_del(st->wtxn, IDX_DB_MISSING, f->hash, CMD_HASH_LEN) == 1 &&
 		    st->missing_count > 0)
