@@ -8,6 +8,7 @@ code other than 0 after SIGTERM, fails the test that owned the node.
 import http.client
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -41,14 +42,33 @@ def rss_kb(pid):
     raise AssertionError("no VmRSS for pid %d" % pid)
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def free_port():
     """A loopback port nothing listens on, never the same one twice in
-    this process (the kernel may offer a port again once the probe socket
-    is closed, before the node that is to use it has bound it)."""
+    this process. It is drawn below the kernel's ephemeral range: a port
+    from that range may be given to some outgoing connection (a client, a
+    node's cluster link, another test process) between this probe and the
+    node's bind."""
+    low = _ephemeral_low()
     while True:
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if low > 12000:
+                port = random.randrange(10000, low)
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            else:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
         if port not in _handed_out:
             _handed_out.add(port)
             return port
