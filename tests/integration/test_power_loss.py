@@ -162,3 +162,41 @@ def test_index_survives_a_killed_process_and_is_rebuilt_after_a_machine_stop():
         n.stop()
     finally:
         n.cleanup()
+
+
+def test_rebuild_cut_short_goes_on_at_the_next_start():
+    """index/rebuilding left by a rebuild that did not finish (the process
+    died during it): the next start goes on rebuilding, reconciles the
+    maildir tree with the index, and only then drops the mark."""
+    n = harness.Node()
+    try:
+        n.init()
+        n.start()
+        n.wait_leader()
+        fast_passwords(n)
+        a = "cut@power.test"
+        n.add_user(a, PW)
+        deliver(n, a, 5, "cut")
+        before_view, before_files = view(n, [a]), mail_files(n)
+        n.kill()
+        mark = os.path.join(n.data_dir, "index", "rebuilding")
+        with open(mark, "w"):
+            pass
+        # What the unfinished rebuild had not done yet: the tree lacks a
+        # message file and holds a stray one.
+        cur = os.path.join(n.data_dir, "mail", "power.test", "cut", "cur")
+        victim = sorted(os.listdir(cur))[0]
+        os.unlink(os.path.join(cur, victim))
+        stray = os.path.join(cur, "1.M1U999.mailnode,S=1:2,")
+        with open(stray, "w") as f:
+            f.write("x")
+        n.start(wait=False)
+        n.wait_healthy(60)
+        wait_log(n, "event=index-rebuilt")
+        assert "event=index-untrusted" not in n.log()
+        assert not os.path.exists(mark)
+        assert mail_files(n) == before_files
+        assert view(n, [a]) == before_view
+        n.stop()
+    finally:
+        n.cleanup()
