@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/lib/crypto.h"
 #include "node/lib/log.h"
 #include "node/lib/util.h"
 #include "node/metrics.h"
@@ -48,9 +47,7 @@ stager_work(uv_work_t *w)
 	for (struct stage_req *q = s->group; q; q = q->next) {
 		if (q->rc != 0 || q->tmp_path == NULL)
 			continue;
-		char hex[SHA256_HEX_LEN + 1];
-		hex_encode(q->hash, CMD_HASH_LEN, hex);
-		char *staged = xasprintf("%s/blobs/staged/%s", s->data_dir, hex);
+		char *staged = store_staged_path(s->data_dir, q->hash);
 		if (rename(q->tmp_path, staged) != 0)
 			q->rc = -errno;
 		else

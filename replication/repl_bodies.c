@@ -90,9 +90,7 @@ repl__bodies_metrics(void)
 char *
 repl__staged_path(struct repl *r, const uint8_t *hash)
 {
-	char hex[SHA256_HEX_LEN + 1];
-	hex_encode(hash, CMD_HASH_LEN, hex);
-	return xasprintf("%s/blobs/staged/%s", r->data_dir, hex);
+	return store_staged_path(r->data_dir, hash);
 }
 
 int

@@ -67,14 +67,13 @@ repl_bootstrap(const char *data_dir, uint64_t id, const char *address, const cha
 	static char err[512];
 	char *dir = xasprintf("%s/raft", data_dir);
 	int rc = mkdir_p(dir, 0700);
-	if (rc == 0)
-		dir_nocow(dir); /* raft_uv preallocates and overwrites segments */
 	if (rc != 0) {
 		snprintf(err, sizeof(err), "cannot create %s: %s", dir, strerror(-rc));
 		*error_r = err;
 		free(dir);
 		return -1;
 	}
+	dir_nocow(dir); /* raft_uv preallocates and overwrites segments */
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct raft_uv_transport t = {

@@ -15,8 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void __attribute__((noreturn))
-oom(size_t n)
+static void __attribute__((noreturn)) oom(size_t n)
 {
 	char msg[96];
 	int len = snprintf(msg, sizeof(msg), "fatal: out of memory allocating %zu bytes\n", n);

@@ -6,8 +6,9 @@
  * (IDX_OPEN_NOSYNC: a commit only writes; a system crash can leave the
  * environment inconsistent, so the store never trusts it after one and
  * rebuilds it from raft, see store_guard.c) or MDB_NOMETASYNC (one flush
- * per commit; a system crash may undo the last transaction). The map is large and virtual;
- * MDB_MAP_FULL surfaces as -ENOSPC and makes the node stop, since raft must not go on applying.
+ * per commit; a system crash may undo the last transaction). The map is
+ * large and virtual; MDB_MAP_FULL surfaces as -ENOSPC and makes the node
+ * stop, since raft must not go on applying.
  */
 #include "node/store/idx.h"
 

@@ -131,6 +131,8 @@ int store_body_stage(const char *data_dir, const char *tmp_path, const uint8_t h
 int store_body_open(struct store *st, const uint8_t hash[CMD_HASH_LEN]);
 /* Path of a body in blobs/ (the caller frees it). */
 char *store_body_path(const char *data_dir, const uint8_t hash[CMD_HASH_LEN]);
+/* Where a staged body lives (data_dir/blobs/staged/<sha256>); the caller's to free. */
+char *store_staged_path(const char *data_dir, const uint8_t hash[CMD_HASH_LEN]);
 /* A missing body arrived in blobs/staged/: link it into place and into
  * every maildir that references it. Returns 0 or -errno. */
 int store_body_arrived(struct store *st, const uint8_t hash[CMD_HASH_LEN]);

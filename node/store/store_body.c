@@ -37,6 +37,14 @@ store_body_path(const char *data_dir, const uint8_t hash[CMD_HASH_LEN])
 	return xasprintf("%s/blobs/%.2s/%s", data_dir, hex, hex);
 }
 
+char *
+store_staged_path(const char *data_dir, const uint8_t hash[CMD_HASH_LEN])
+{
+	char hex[SHA256_HEX_LEN + 1];
+	hex_encode(hash, CMD_HASH_LEN, hex);
+	return xasprintf("%s/blobs/staged/%s", data_dir, hex);
+}
+
 int
 store_body_tmp(struct store *st, char **path_r)
 {
@@ -59,8 +67,6 @@ store_body_tmp(struct store *st, char **path_r)
 int
 store_body_stage(const char *data_dir, const char *tmp_path, const uint8_t hash[CMD_HASH_LEN])
 {
-	char hex[SHA256_HEX_LEN + 1];
-	hex_encode(hash, CMD_HASH_LEN, hex);
 	int fd = open(tmp_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -68,7 +74,7 @@ store_body_stage(const char *data_dir, const char *tmp_path, const uint8_t hash[
 	close(fd);
 	if (rc != 0)
 		return rc;
-	char *staged = xasprintf("%s/blobs/staged/%s", data_dir, hex);
+	char *staged = store_staged_path(data_dir, hash);
 	if (rename(tmp_path, staged) != 0)
 		rc = -errno;
 	free(staged);
@@ -137,9 +143,8 @@ store_body_arrived(struct store *st, const uint8_t hash[CMD_HASH_LEN])
 	/* The first link makes blobs/<hh>/<hash> from the staged copy. */
 	store__fop(st, FOP_LINK_BODY, xstrdup(blob), NULL, hash);
 	rc = store_body_link_refs(st, hash, blob);
-	if (rc == 0 && idx_del(st->wtxn, IDX_DB_MISSING, hash, CMD_HASH_LEN) == 1 &&
-	    st->missing_count > 0)
-		st->missing_count--;
+	if (rc == 0)
+		store__missing_drop(st, hash);
 	if (rc == 0)
 		rc = store_commit(st);
 out:
@@ -180,4 +185,16 @@ store_body_gc(struct store *st, uint64_t grace_s)
 	store_gc_dir(tmp, cutoff);
 	free(staged);
 	free(tmp);
+}
+
+int
+store_body_wanted(struct store *st, const uint8_t hash[CMD_HASH_LEN])
+{
+	struct idx_txn *t;
+	struct idx_val v;
+	if (idx_txn_begin(st->ix, 0, &t) != 0)
+		return 1;
+	int rc = idx_get(t, IDX_DB_MISSING, hash, CMD_HASH_LEN, &v);
+	idx_txn_abort(&t);
+	return rc != 0;
 }

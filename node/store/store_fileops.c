@@ -103,6 +103,14 @@ store_mark_missing(struct store *st, const uint8_t *hash)
 	memcpy(st->missing_new[st->nmissing_new++], hash, CMD_HASH_LEN);
 }
 
+void
+store__missing_drop(struct store *st, const uint8_t *hash)
+{
+	if (st->wtxn && idx_del(st->wtxn, IDX_DB_MISSING, hash, CMD_HASH_LEN) == 1 &&
+	    st->missing_count > 0)
+		st->missing_count--;
+}
+
 static int
 store_fop_exec(struct store *st, struct store_fop *f)
 {
@@ -114,9 +122,7 @@ store_fop_exec(struct store *st, struct store_fop *f)
 	case FOP_LINK_BODY: {
 		if (access(f->a, F_OK) != 0) {
 			/* Stage -> blob store, or the body is missing here. */
-			char hex[SHA256_HEX_LEN + 1];
-			hex_encode(f->hash, CMD_HASH_LEN, hex);
-			char *staged = xasprintf("%s/staged/%s", st->blobs_dir, hex);
+			char *staged = store_staged_path(st->data_dir, f->hash);
 			char *dir = xstrdup(f->a);
 			*strrchr(dir, '/') = '\0';
 			mkdir(dir, 0700);
@@ -154,9 +160,7 @@ store_fop_exec(struct store *st, struct store_fop *f)
 	case FOP_UNLINK_BODY:
 		if (unlink(f->a) != 0 && errno != ENOENT)
 			rc = -errno;
-		if (st->wtxn && idx_del(st->wtxn, IDX_DB_MISSING, f->hash, CMD_HASH_LEN) == 1 &&
-		    st->missing_count > 0)
-			st->missing_count--;
+		store__missing_drop(st, f->hash);
 		break;
 	case FOP_RENAME:
 		if (rename(f->a, f->b) != 0) {
@@ -237,16 +241,12 @@ store_fop_rebuilding(struct store *st, struct store_fop *f)
 		return rc;
 	}
 	if (f->kind == FOP_UNLINK_BODY) {
-		char hex[SHA256_HEX_LEN + 1];
-		hex_encode(f->hash, CMD_HASH_LEN, hex);
-		char *staged = xasprintf("%s/staged/%s", st->blobs_dir, hex);
+		char *staged = store_staged_path(st->data_dir, f->hash);
 		int rc = rename(f->a, staged) == 0 || errno == ENOENT ? 0 : -errno;
 		if (rc == 0)
 			utimensat(AT_FDCWD, staged, NULL, 0); /* a full grace period */
 		free(staged);
-		if (st->wtxn && idx_del(st->wtxn, IDX_DB_MISSING, f->hash, CMD_HASH_LEN) == 1 &&
-		    st->missing_count > 0)
-			st->missing_count--;
+		store__missing_drop(st, f->hash);
 		return rc;
 	}
 	return 0;

@@ -57,7 +57,6 @@ store__guard_check(const char *data_dir, int *nosync_r, int *rebuild_r, const ch
 {
 	static char err[512];
 	char now[BOOT_ID_MAX], then[BOOT_ID_MAX];
-	*rebuild_r = 0;
 	*nosync_r = boot_id_read(BOOT_ID_PATH, now) == 0;
 	char *marker = xasprintf("%s/index/open-boot", data_dir);
 	char *unfinished = xasprintf("%s/index/rebuilding", data_dir);
@@ -142,19 +141,24 @@ store__guard_arm(const char *data_dir, int rebuild)
 	return rc;
 }
 
+/* Only an index known to be on disk may lose a mark. */
+static int
+marker_remove_synced(const char *data_dir, struct idx *ix, const char *name)
+{
+	int rc = idx_sync(ix);
+	return rc == 0 ? marker_remove(data_dir, name) : rc;
+}
+
 int
 store__guard_rebuilt(const char *data_dir, struct idx *ix)
 {
-	int rc = idx_sync(ix);
-	return rc == 0 ? marker_remove(data_dir, "rebuilding") : rc;
+	return marker_remove_synced(data_dir, ix, "rebuilding");
 }
 
 void
 store__guard_disarm(const char *data_dir, struct idx *ix)
 {
-	/* Only an index known to be on disk may lose its mark. */
-	if (idx_sync(ix) == 0)
-		marker_remove(data_dir, "open-boot");
+	(void)marker_remove_synced(data_dir, ix, "open-boot");
 }
 
 int
@@ -182,16 +186,4 @@ store_rebuild_finish(struct store *st)
 	log_info("store", "event=index-rebuilt applied=%llu",
 	         (unsigned long long)st->applied_index);
 	return 0;
-}
-
-int
-store_body_wanted(struct store *st, const uint8_t hash[CMD_HASH_LEN])
-{
-	struct idx_txn *t;
-	struct idx_val v;
-	if (idx_txn_begin(st->ix, 0, &t) != 0)
-		return 1;
-	int rc = idx_get(t, IDX_DB_MISSING, hash, CMD_HASH_LEN, &v);
-	idx_txn_abort(&t);
-	return rc != 0;
 }

@@ -101,6 +101,9 @@ int store__fileops_prune(struct store *st);
  * is success). 0 or -errno. */
 int store__make_maildir(const char *dir);
 int store__rmtree(const char *path);
+/* A body is no longer listed missing (it arrived, or nothing references it
+ * now), in the open write transaction. */
+void store__missing_drop(struct store *st, const uint8_t *hash);
 /* After a snapshot install: make the maildir tree match the index (see
  * store_maildir_sync.c). */
 int store__maildirs_reconcile(struct store *st);
@@ -109,8 +112,7 @@ int store__maildirs_reconcile(struct store *st);
  * check: before opening; *nosync_r whether commits may skip the flush,
  * *rebuild_r whether the index is to be rebuilt (moved aside now, or a
  * rebuild cut short). 0 or -1 with *error_r. arm: after opening, before
- * any write. disarm: at a clean close
- * (flushes the index first). */
+ * any write. disarm: at a clean close (flushes the index first). */
 int store__guard_check(const char *data_dir, int *nosync_r, int *rebuild_r, const char **error_r);
 int store__guard_arm(const char *data_dir, int rebuild);
 /* The rebuild is finished: flush the index, drop the mark. 0 or -errno. */
