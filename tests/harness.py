@@ -107,6 +107,10 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self.unix_path)
 
 
+# Raft snapshots every 32 entries: tests that need snapshots reach them.
+SMALL_SNAPSHOTS = "[cluster]\nsnapshot_threshold = 32\nsnapshot_trailing = 8\n"
+
+
 class Node:
     def __init__(self, node_id=1, base=None, ports=None, extra=None,
                  listeners=None, log_level=None):
@@ -299,14 +303,16 @@ class Cluster:
     """Three (or five) real nodes on loopback: node 1 initialises the
     cluster, the others join it with its token, all are started."""
 
-    def __init__(self, size=3, node_dirs=None):
+    def __init__(self, size=3, node_dirs=None, extra=None):
         """node_dirs: a parent directory per node (for example one file
-        system each); by default all under one temporary directory."""
+        system each); by default all under one temporary directory.
+        extra: configuration text every node gets."""
         self.base = tempfile.mkdtemp(prefix="mailnode-cluster-")
         self.node_bases = [tempfile.mkdtemp(prefix="mailnode-node-", dir=d)
                            for d in node_dirs] if node_dirs else []
         self.nodes = [Node(node_id=i + 1,
-                           base=self.node_bases[i] if node_dirs else self.base)
+                           base=self.node_bases[i] if node_dirs else self.base,
+                           extra=extra)
                       for i in range(size)]
 
     def start(self, timeout=60):

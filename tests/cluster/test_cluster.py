@@ -137,10 +137,7 @@ def test_cluster_port_refuses_strangers(cluster):
 
 
 def test_wiped_node_rejoins_from_snapshot(tmp_path):
-    c = harness.Cluster(3)
-    for n in c.nodes:
-        n.extra = "[cluster]\nsnapshot_threshold = 32\nsnapshot_trailing = 8\n"
-        n.write_config()
+    c = harness.Cluster(3, extra=harness.SMALL_SNAPSHOTS)
     try:
         c.start()
         for i in range(80):

@@ -16,10 +16,7 @@ def deliver(node, rcpt, n, tag):
 
 
 def test_follower_rebuilds_its_index_after_a_machine_stop():
-    c = harness.Cluster(3)
-    for n in c.nodes:
-        n.extra = "[cluster]\nsnapshot_threshold = 32\nsnapshot_trailing = 8\n"
-        n.write_config()
+    c = harness.Cluster(3, extra=harness.SMALL_SNAPSHOTS)
     try:
         c.start()
         lead = c.leader()

@@ -104,7 +104,7 @@ def make_history(node, a, b):
 
 
 def test_index_survives_a_killed_process_and_is_rebuilt_after_a_machine_stop():
-    n = harness.Node(extra="[cluster]\nsnapshot_threshold = 32\nsnapshot_trailing = 8\n")
+    n = harness.Node(extra=harness.SMALL_SNAPSHOTS)
     try:
         n.init()
         n.start()
