@@ -5,6 +5,7 @@ bootstrap file written the way an operator would write one. stderr goes to
 a log file that the tests can read; a sanitizer report in it, or an exit
 code other than 0 after SIGTERM, fails the test that owned the node.
 """
+import atexit
 import http.client
 import json
 import os
@@ -50,12 +51,45 @@ def _ephemeral_low():
         return 0
 
 
+# Ports handed out by any test process on this machine, one file each,
+# removed when that process ends (a claim older than an hour is stale).
+PORT_CLAIMS = "/tmp/mailnode-test-ports"
+_claimed = []
+
+
+def _release_claims():
+    for path in _claimed:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+atexit.register(_release_claims)
+
+
+def _claim(port):
+    os.makedirs(PORT_CLAIMS, exist_ok=True)
+    path = os.path.join(PORT_CLAIMS, str(port))
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        try:
+            if time.time() - os.path.getmtime(path) < 3600:
+                return False
+            os.utime(path)  # left by a process that died
+        except OSError:
+            return False
+    _claimed.append(path)
+    return True
+
+
 def free_port():
-    """A loopback port nothing listens on, never the same one twice in
-    this process. It is drawn below the kernel's ephemeral range: a port
-    from that range may be given to some outgoing connection (a client, a
-    node's cluster link, another test process) between this probe and the
-    node's bind."""
+    """A loopback port nothing listens on, handed out once on this machine
+    while this process runs: test processes run side by side (ctest -j),
+    and a port one drew may not be bound yet when another probes it. It is
+    drawn below the kernel's ephemeral range, which outgoing connections
+    take from."""
     low = _ephemeral_low()
     while True:
         with socket.socket() as s:
@@ -69,7 +103,7 @@ def free_port():
             else:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
-        if port not in _handed_out:
+        if port not in _handed_out and _claim(port):
             _handed_out.add(port)
             return port
 
