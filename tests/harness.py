@@ -92,8 +92,9 @@ def free_port():
     take from."""
     low = _ephemeral_low()
     while True:
+        # No SO_REUSEADDR: a port with connections in TIME_WAIT is skipped
+        # too (a test may probe that a port is free the same way).
         with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if low > 12000:
                 port = random.randrange(10000, low)
                 try:
