@@ -426,6 +426,7 @@ repl_start(struct repl *r, const char **error_r)
 		*error_r = "cannot commit the replayed log";
 		return -1;
 	}
+	store_bodies_missing_report(r->st);
 	r->rebuild_upto = raft_last_index(&r->raft);
 	if (store_rebuilding(r->st))
 		log_info("repl", "event=index-rebuild-started upto=%llu applied=%llu",

@@ -141,6 +141,9 @@ size_t store_bodies_missing(const struct store *st);
 /* Whether a body is still listed as missing here (a fetch for one that is
  * not is given up). 1, 0 (an error reads as 1). */
 int store_body_wanted(struct store *st, const uint8_t hash[CMD_HASH_LEN]);
+/* Report every body listed missing to hooks->body_missing (at start: the
+ * list outlives a restart, the fetches do not). */
+void store_bodies_missing_report(struct store *st);
 /* Remove staged bodies older than grace_s that no message references. */
 void store_body_gc(struct store *st, uint64_t grace_s);
 

@@ -198,3 +198,29 @@ store_body_wanted(struct store *st, const uint8_t hash[CMD_HASH_LEN])
 	idx_txn_abort(&t);
 	return rc != 0;
 }
+
+void
+store_bodies_missing_report(struct store *st)
+{
+	struct idx_txn *t;
+	struct idx_cursor *cur;
+	struct idx_val k;
+	if (st->hooks.body_missing == NULL || idx_txn_begin(st->ix, 0, &t) != 0)
+		return;
+	uint8_t(*hashes)[CMD_HASH_LEN] = NULL;
+	size_t n = 0;
+	if (idx_cursor_open(t, IDX_DB_MISSING, &cur) == 0) {
+		for (int more = idx_cursor_seek(cur, NULL, 0, &k, NULL); more == 1;
+		     more = idx_cursor_next(cur, &k, NULL)) {
+			if (k.len != CMD_HASH_LEN)
+				continue;
+			hashes = xrealloc(hashes, (n + 1) * CMD_HASH_LEN);
+			memcpy(hashes[n++], k.p, CMD_HASH_LEN);
+		}
+		idx_cursor_close(&cur);
+	}
+	idx_txn_abort(&t);
+	for (size_t i = 0; i < n; i++)
+		st->hooks.body_missing(st->hooks.arg, hashes[i]);
+	free(hashes);
+}
