@@ -29,8 +29,9 @@
 #include "node/net/conn.h"
 #include "node/net/tls.h"
 #include "node/node.h"
-#include "node/stager.h"
 #include "node/protocols.h"
+#include "node/stager.h"
+#include "node/store/body_journal.h"
 #include "node/store/store.h"
 #include "replication/repl.h"
 
@@ -221,7 +222,11 @@ node_serve(struct config *cfg)
 	uv_signal_start(&n->sigterm, node_signal_cb, SIGTERM);
 	if (store_open(cfg->data_dir, NULL, &n->store, &err) != 0)
 		goto err_after_loop;
-	n->stager = stager_new(n->loop, cfg->data_dir);
+	struct body_journal *journal = NULL;
+	if (store_nosync(n->store) &&
+	    body_journal_open(cfg->data_dir, store_rebuilding(n->store), 0, &journal, &err) != 0)
+		goto err_after_store;
+	n->stager = stager_new(n->loop, cfg->data_dir, journal);
 	if (node_tls_setup(n, &err) != 0)
 		goto err_after_store;
 	struct repl_params rp = {

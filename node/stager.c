@@ -11,18 +11,24 @@
 #include "node/lib/log.h"
 #include "node/lib/util.h"
 #include "node/metrics.h"
+#include "node/store/body_journal.h"
 #include "node/store/store.h"
 
 struct stager {
 	uv_loop_t *loop;
 	char *data_dir;
+	struct body_journal *journal; /* NULL: every group flushes the file system */
 	uv_work_t work;
 	int inflight;
 	struct stage_req *waiting, **waiting_tail;
 	struct stage_req *group; /* the job's */
+	uv_work_t checkpoint;
+	int checkpoint_inflight;
+	int checkpoint_rc;
+	uint64_t checkpoint_token;
 };
 
-static struct metric *m_groups, *m_bodies;
+static struct metric *m_groups, *m_bodies, *m_checkpoints;
 
 static void stager_start(struct stager *s);
 
@@ -37,11 +43,48 @@ stager_sync_data(struct stager *s)
 		q->rc = rc;
 }
 
+/* In the pool: the group's bodies into the journal, then their names
+ * (which the next file system flush takes to disk: until a checkpoint
+ * the journal holds them). 0, or -1 when the group is for a flush. */
+static int
+stager_journal(struct stager *s)
+{
+	size_t n = 0;
+	for (struct stage_req *q = s->group; q; q = q->next) {
+		if (q->tmp_path == NULL)
+			return -1; /* a barrier wants the file system flushed */
+		n++;
+	}
+	struct body_journal_rec *recs = xcalloc(n, sizeof(*recs));
+	size_t i = 0;
+	for (struct stage_req *q = s->group; q; q = q->next, i++)
+		recs[i] = (struct body_journal_rec){.path = q->tmp_path, .hash = q->hash};
+	int rc = body_journal_append(s->journal, recs, n);
+	if (rc == -EFBIG) {
+		free(recs);
+		return -1;
+	}
+	i = 0;
+	for (struct stage_req *q = s->group; q; q = q->next, i++) {
+		q->rc = rc != 0 ? rc : recs[i].rc;
+		if (q->rc != 0)
+			continue;
+		char *staged = store_staged_path(s->data_dir, q->hash);
+		if (rename(q->tmp_path, staged) != 0)
+			q->rc = -errno;
+		free(staged);
+	}
+	free(recs);
+	return 0;
+}
+
 /* In the pool: data, names, flushed. */
 static void
 stager_work(uv_work_t *w)
 {
 	struct stager *s = w->data;
+	if (s->journal && stager_journal(s) == 0)
+		return;
 	int renamed = 0;
 	stager_sync_data(s);
 	for (struct stage_req *q = s->group; q; q = q->next) {
@@ -66,6 +109,45 @@ stager_work(uv_work_t *w)
 }
 
 static void
+stager_checkpoint_work(uv_work_t *w)
+{
+	struct stager *s = w->data;
+	s->checkpoint_rc = store_fileops_sync(s->data_dir);
+}
+
+static void stager_checkpoint_start(struct stager *s);
+
+static void
+stager_checkpoint_done(uv_work_t *w, int status)
+{
+	struct stager *s = w->data;
+	s->checkpoint_inflight = 0;
+	if (status == 0 && s->checkpoint_rc == 0) {
+		body_journal_checkpointed(s->journal, s->checkpoint_token);
+		metric_inc(m_checkpoints);
+	} else { /* the next pass over that file flushes first */
+		log_error("stager", "event=checkpoint-failed error=\"%s\"",
+		          strerror(status ? EIO : -s->checkpoint_rc));
+	}
+	stager_checkpoint_start(s);
+}
+
+/* A journal file left behind is flushed for in the background, so that
+ * the next pass over it need not wait. */
+static void
+stager_checkpoint_start(struct stager *s)
+{
+	if (s->journal == NULL || s->checkpoint_inflight ||
+	    !body_journal_checkpoint_due(s->journal, &s->checkpoint_token))
+		return;
+	s->checkpoint_inflight = 1;
+	s->checkpoint.data = s;
+	if (uv_queue_work(s->loop, &s->checkpoint, stager_checkpoint_work,
+	                  stager_checkpoint_done) != 0)
+		abort(); /* only for a missing callback */
+}
+
+static void
 stager_done(uv_work_t *w, int status)
 {
 	struct stager *s = w->data;
@@ -73,6 +155,7 @@ stager_done(uv_work_t *w, int status)
 	s->group = NULL;
 	s->inflight = 0;
 	metric_inc(m_groups);
+	stager_checkpoint_start(s);
 	/* Start the next group before the callbacks, which may submit. */
 	stager_start(s);
 	while (q) {
@@ -107,17 +190,21 @@ stager_start(struct stager *s)
 }
 
 struct stager *
-stager_new(uv_loop_t *loop, const char *data_dir)
+stager_new(uv_loop_t *loop, const char *data_dir, struct body_journal *journal)
 {
 	if (m_groups == NULL) {
 		m_groups = metric_counter("mailnode_stage_flushes_total", NULL,
 		                          "File system flushes that made staged bodies durable");
 		m_bodies = metric_counter("mailnode_bodies_staged_total", NULL,
 		                          "Bodies made durable in blobs/staged");
+		m_checkpoints =
+		        metric_counter("mailnode_journal_checkpoints_total", NULL,
+		                       "File system flushes that freed a body journal file");
 	}
 	struct stager *s = xcalloc(1, sizeof(*s));
 	s->loop = loop;
 	s->data_dir = xstrdup(data_dir);
+	s->journal = journal;
 	s->waiting_tail = &s->waiting;
 	return s;
 }
@@ -139,6 +226,7 @@ stager_free(struct stager **ps)
 	if (s == NULL)
 		return;
 	*ps = NULL;
+	body_journal_close(&s->journal);
 	free(s->data_dir);
 	free(s);
 }

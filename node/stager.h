@@ -9,6 +9,14 @@
  * therefore never holds data that is not on disk, on any file system, and
  * a group of N bodies costs two flushes instead of 2N fsyncs.
  *
+ * With a body journal (store/body_journal.h) a group of bodies is
+ * appended to it and fdatasync'ed instead, then renamed into staged/: a
+ * flush of the journal file alone, where a flush of the file system
+ * writes every dirty tree (BTRFS: a transaction commit). The file system
+ * flush each journal file needs before it is reused runs in the
+ * background. A group holding a barrier or a body over
+ * BODY_JOURNAL_BODY_MAX flushes the file system as above.
+ *
  * A request without a file (tmp_path NULL) is a barrier: its callback
  * runs after a flush of the file system that started after it was
  * submitted (the replication layer uses it to make the directory entries
@@ -41,8 +49,10 @@ struct stage_req {
 };
 
 struct stager;
+struct body_journal;
 
-struct stager *stager_new(uv_loop_t *loop, const char *data_dir);
+/* journal: NULL, or the stager's from now on. */
+struct stager *stager_new(uv_loop_t *loop, const char *data_dir, struct body_journal *journal);
 void stager_submit(struct stager *s, struct stage_req *req);
 /* After the loop has ended (no job can be in flight). */
 void stager_free(struct stager **s);

@@ -78,6 +78,7 @@ store_open(const char *data_dir, const struct store_hooks *hooks, struct store *
 		goto err_after_idx;
 	}
 	st->rebuilding = rebuild;
+	st->nosync = nosync;
 	struct idx_txn *t;
 	if (idx_txn_begin(st->ix, 0, &t) != 0) {
 		*error_r = "cannot read the index";
@@ -121,7 +122,11 @@ store_close(struct store **pst)
 		return;
 	store_commit(st);
 	idx_txn_abort(&st->wtxn);
-	/* A clean stop leaves no file operation to re-run at the next start. */
+	/* A clean stop leaves no file operation to re-run at the next start;
+	 * without flushed commits, nothing that only the page cache holds. */
+	int flushed = !st->nosync || store_fileops_sync(st->data_dir) == 0;
+	if (!flushed) /* the mark stays: a machine stop before a flush rebuilds */
+		log_error("store", "event=close-flush-failed");
 	if (store_fileops_pending(st) && store_fileops_sync(st->data_dir) == 0) {
 		store_fileops_synced(st, st->fileops_seq);
 		if (idx_txn_begin(st->ix, 1, &st->wtxn) == 0 && store__fileops_prune(st) == 0)
@@ -140,7 +145,8 @@ store_close(struct store **pst)
 	free(st->missing_new);
 	store__fops_clear(st);
 	free(st->fops);
-	store__guard_disarm(st->data_dir, st->ix);
+	if (flushed)
+		store__guard_disarm(st->data_dir, st->ix);
 	idx_close(&st->ix);
 	close(st->data_fd);
 	free(st->data_dir);

@@ -63,6 +63,11 @@ struct store_hooks {
  * applied, commits, makes the tree match the index and flushes. 0 or
  * -errno. */
 int store_rebuilding(const struct store *st);
+/* 1 when commits are not flushed (the kernel's boot id tells a machine
+ * stop from a process stop, store_guard.c): the index, the maildirs and
+ * the names of bodies reach the disk with the file system's own flushes,
+ * and bodies go through the body journal (body_journal.h). */
+int store_nosync(const struct store *st);
 int store_rebuild_finish(struct store *st);
 
 /* Open (creating) the store under data_dir. Returns 0 or -1 with *error_r. */

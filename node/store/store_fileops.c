@@ -14,6 +14,11 @@
  * store_open re-runs every row left (in order), flushes, and deletes them.
  * An operation whose index change did not commit is not recorded: raft
  * replays its entry, and apply runs it again.
+ *
+ * With commits not flushed (store_nosync) nothing is recorded: a process
+ * stop leaves the operations in the page cache with the index, and after
+ * a machine stop the index is rebuilt and the maildirs reconciled with it
+ * (store_guard.c), which the rows would not survive anyway.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -122,13 +127,7 @@ store_fop_exec(struct store *st, struct store_fop *f)
 	case FOP_LINK_BODY: {
 		if (access(f->a, F_OK) != 0) {
 			/* Stage -> blob store, or the body is missing here. */
-			char *staged = store_staged_path(st->data_dir, f->hash);
-			char *dir = xstrdup(f->a);
-			*strrchr(dir, '/') = '\0';
-			mkdir(dir, 0700);
-			free(dir);
-			if (link(staged, f->a) != 0 && errno != EEXIST) {
-				free(staged);
+			if (store__body_from_staged(st->data_dir, f->hash, f->a) != 0) {
 				if (st->wtxn == NULL)
 					break; /* recovery: the missing list is already right */
 				uint8_t k[CMD_HASH_LEN];
@@ -142,7 +141,6 @@ store_fop_exec(struct store *st, struct store_fop *f)
 				}
 				break;
 			}
-			free(staged);
 		}
 		if (f->b) /* NULL: only the blob itself */
 			rc = store_link(f->a, f->b);
@@ -265,7 +263,7 @@ store__fops_run(struct store *st)
 	}
 	for (size_t i = 0; i < st->nfops; i++) {
 		int rc = store_fop_exec(st, &st->fops[i]);
-		if (rc == 0)
+		if (rc == 0 && !st->nosync)
 			rc = store_fop_record(st, &st->fops[i]);
 		if (rc != 0)
 			return rc;

@@ -168,6 +168,12 @@ store_rebuilding(const struct store *st)
 }
 
 int
+store_nosync(const struct store *st)
+{
+	return st->nosync;
+}
+
+int
 store_rebuild_finish(struct store *st)
 {
 	if (!st->rebuilding)

@@ -77,6 +77,7 @@ struct store {
 	int notifying;
 	size_t missing_count;
 	int rebuilding; /* the index is being rebuilt from raft (store_guard.c) */
+	int nosync;     /* commits are not flushed (store_guard.c) */
 };
 
 /* What apply() of one command sees. */
@@ -108,6 +109,10 @@ void store__missing_drop(struct store *st, const uint8_t *hash);
  * store_maildir_sync.c). */
 int store__maildirs_reconcile(struct store *st);
 
+/* Link blobs/staged/<hash> to blob (its place in blobs/, whose directory
+ * is made). 0 (also when blob exists) or -errno (-ENOENT: not staged). */
+int store__body_from_staged(const char *data_dir, const uint8_t hash[CMD_HASH_LEN],
+                            const char *blob);
 /* Whether the index outlived the machine's last stop (store_guard.c).
  * check: before opening; *nosync_r whether commits may skip the flush,
  * *rebuild_r whether the index is to be rebuilt (moved aside now, or a

@@ -73,7 +73,7 @@ def check_node(node, acked):
     blobs = {}
     top = os.path.join(node.data_dir, "blobs")
     for root, _, files in os.walk(top):
-        if os.path.relpath(root, top).split(os.sep)[0] in ("staged", "tmp"):
+        if os.path.relpath(root, top).split(os.sep)[0] in ("staged", "tmp", "journal"):
             continue
         for f in files:
             p = os.path.join(root, f)

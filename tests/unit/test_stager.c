@@ -3,10 +3,12 @@
  * together end up under blobs/staged/<hash> with their temporary files
  * gone and every callback called once with 0; one that cannot be renamed
  * fails alone; a barrier completes with its group; callbacks that submit
- * more are served by a later group.
+ * more are served by a later group. The same with a body journal, whose
+ * first file then holds the bodies' records.
  */
 #include "tests/unit/testutil.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "node/lib/crypto.h"
 #include "node/lib/util.h"
 #include "node/stager.h"
+#include "node/store/body_journal.h"
 #include "node/store/store.h"
 
 #define BODIES 40
@@ -71,15 +74,19 @@ staged_exists(const uint8_t *hash)
 }
 
 static void
-test_groups(void **state)
+run_groups(int with_journal)
 {
-	data_dir = test_tmpdir("stager");
+	data_dir = test_tmpdir(with_journal ? "stager-journal" : "stager");
+	memset(extra, 0, sizeof(extra));
 	struct store *st;
 	const char *err;
 	assert_int_equal(store_open(data_dir, NULL, &st, &err), 0);
 	uv_loop_t loop;
 	uv_loop_init(&loop);
-	the_stager = stager_new(&loop, data_dir);
+	struct body_journal *j = NULL;
+	if (with_journal)
+		assert_int_equal(body_journal_open(data_dir, 0, 0, &j, &err), 0);
+	the_stager = stager_new(&loop, data_dir, j);
 
 	struct item *items = calloc(BODIES, sizeof(*items));
 	for (int i = 0; i < BODIES; i++)
@@ -120,6 +127,15 @@ test_groups(void **state)
 
 	stager_free(&the_stager);
 	assert_int_equal(uv_loop_close(&loop), 0);
+	char *jf = xasprintf("%s/blobs/journal/0", data_dir);
+	char magic[4] = {0};
+	int fd = open(jf, O_RDONLY);
+	if (fd >= 0) {
+		assert_int_equal(read(fd, magic, 4), 4);
+		close(fd);
+	}
+	assert_int_equal(memcmp(magic, "MNBJ", 4) == 0, with_journal);
+	free(jf);
 	for (int i = 0; i < BODIES; i++)
 		free(items[i].tmp);
 	for (int i = 0; i < 3; i++)
@@ -130,11 +146,24 @@ test_groups(void **state)
 	free(data_dir);
 }
 
+static void
+test_groups(void **state)
+{
+	run_groups(0);
+}
+
+static void
+test_groups_journal(void **state)
+{
+	run_groups(1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_groups),
+	        cmocka_unit_test(test_groups_journal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
