@@ -46,6 +46,19 @@ store_staged_path(const char *data_dir, const uint8_t hash[CMD_HASH_LEN])
 }
 
 int
+store__body_from_staged(const char *data_dir, const uint8_t hash[CMD_HASH_LEN], const char *blob)
+{
+	char *staged = store_staged_path(data_dir, hash);
+	char *dir = xstrdup(blob);
+	*strrchr(dir, '/') = '\0';
+	(void)mkdir(dir, 0700);
+	int rc = link(staged, blob) == 0 || errno == EEXIST ? 0 : -errno;
+	free(dir);
+	free(staged);
+	return rc;
+}
+
+int
 store_body_tmp(struct store *st, char **path_r)
 {
 	uint8_t rnd[12];

@@ -6,8 +6,9 @@
  * descriptor. Installing one: every replicated database is replaced by the
  * copy's contents in one write transaction (readers elsewhere keep their
  * view), and the node-local list of missing bodies is rebuilt by checking
- * every body the new index references against blobs/, reporting each
- * missing one through hooks->body_missing so that it is fetched from a
+ * every body the new index references against blobs/ (one already
+ * staged here, pushed or brought back from the body journal, is linked
+ * into place), reporting each missing one through hooks->body_missing so that it is fetched from a
  * peer; then the maildir tree is brought in line with the new index
  * (store_maildir_sync.c).
  */
@@ -56,7 +57,8 @@ store_rescan_bodies(struct store *st)
 	while (more == 1) {
 		if (k.len == CMD_HASH_LEN) {
 			char *path = store_body_path(st->data_dir, k.p);
-			if (access(path, F_OK) != 0) {
+			if (access(path, F_OK) != 0 &&
+			    store__body_from_staged(st->data_dir, k.p, path) != 0) {
 				hashes = xrealloc(hashes, (n + 1) * CMD_HASH_LEN);
 				memcpy(hashes[n++], k.p, CMD_HASH_LEN);
 			}
