@@ -4,9 +4,11 @@
 #include "node/stager.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "node/lib/log.h"
 #include "node/lib/util.h"
@@ -14,14 +16,25 @@
 #include "node/store/body_journal.h"
 #include "node/store/store.h"
 
+/* Under load (a group started less than STAGER_BUSY_MS before), a
+ * journal group waits STAGER_LINGER_US in the pool for the rest of the
+ * burst: bodies arrive in bursts (the replies of one raft commit go out
+ * together), and each group's fdatasync is a BTRFS log commit that queues
+ * behind raft's own, so fewer, fuller groups move more bodies. */
+#define STAGER_BUSY_MS   20
+#define STAGER_LINGER_US 1000
+
 struct stager {
 	uv_loop_t *loop;
 	char *data_dir;
 	struct body_journal *journal; /* NULL: every group flushes the file system */
 	uv_work_t work;
 	int inflight;
+	pthread_mutex_t mu; /* waiting: the job takes late arrivals */
 	struct stage_req *waiting, **waiting_tail;
 	struct stage_req *group; /* the job's */
+	int linger;
+	uint64_t last_start_ms;
 	uv_work_t checkpoint;
 	int checkpoint_inflight;
 	int checkpoint_rc;
@@ -78,11 +91,28 @@ stager_journal(struct stager *s)
 	return 0;
 }
 
+/* In the pool, lingering: what arrived meanwhile joins the group. */
+static void
+stager_gather(struct stager *s)
+{
+	usleep(STAGER_LINGER_US);
+	struct stage_req **tail = &s->group;
+	while (*tail)
+		tail = &(*tail)->next;
+	pthread_mutex_lock(&s->mu);
+	*tail = s->waiting;
+	s->waiting = NULL;
+	s->waiting_tail = &s->waiting;
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* In the pool: data, names, flushed. */
 static void
 stager_work(uv_work_t *w)
 {
 	struct stager *s = w->data;
+	if (s->linger)
+		stager_gather(s);
 	if (s->journal && stager_journal(s) == 0)
 		return;
 	int renamed = 0;
@@ -175,11 +205,18 @@ stager_done(uv_work_t *w, int status)
 static void
 stager_start(struct stager *s)
 {
-	if (s->inflight || s->waiting == NULL)
+	if (s->inflight)
 		return;
+	pthread_mutex_lock(&s->mu);
 	s->group = s->waiting;
 	s->waiting = NULL;
 	s->waiting_tail = &s->waiting;
+	pthread_mutex_unlock(&s->mu);
+	if (s->group == NULL)
+		return;
+	uint64_t now = now_mono_ms();
+	s->linger = s->journal && s->last_start_ms && now - s->last_start_ms < STAGER_BUSY_MS;
+	s->last_start_ms = now;
 	s->inflight = 1;
 	s->work.data = s;
 	int rc = uv_queue_work(s->loop, &s->work, stager_work, stager_done);
@@ -205,6 +242,7 @@ stager_new(uv_loop_t *loop, const char *data_dir, struct body_journal *journal)
 	s->loop = loop;
 	s->data_dir = xstrdup(data_dir);
 	s->journal = journal;
+	pthread_mutex_init(&s->mu, NULL);
 	s->waiting_tail = &s->waiting;
 	return s;
 }
@@ -214,8 +252,10 @@ stager_submit(struct stager *s, struct stage_req *req)
 {
 	req->next = NULL;
 	req->rc = 0;
+	pthread_mutex_lock(&s->mu);
 	*s->waiting_tail = req;
 	s->waiting_tail = &req->next;
+	pthread_mutex_unlock(&s->mu);
 	stager_start(s);
 }
 
@@ -227,6 +267,7 @@ stager_free(struct stager **ps)
 		return;
 	*ps = NULL;
 	body_journal_close(&s->journal);
+	pthread_mutex_destroy(&s->mu);
 	free(s->data_dir);
 	free(s);
 }

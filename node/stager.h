@@ -3,19 +3,21 @@
  *
  * A body written to a temporary file becomes a staged body
  * (<data>/blobs/staged/<sha256>) through the stager, which makes many of
- * them durable at once: one pool job takes every request waiting, flushes
- * the file system (syncfs: their data is on disk), renames each into
- * staged/ and fsyncs that directory (the names are). A file in staged/
- * therefore never holds data that is not on disk, on any file system, and
- * a group of N bodies costs two flushes instead of 2N fsyncs.
+ * them durable at once: one pool job takes every request waiting.
  *
- * With a body journal (store/body_journal.h) a group of bodies is
- * appended to it and fdatasync'ed instead, then renamed into staged/: a
- * flush of the journal file alone, where a flush of the file system
- * writes every dirty tree (BTRFS: a transaction commit). The file system
+ * With a body journal (store/body_journal.h; the index in no-flush mode)
+ * the job appends the group's bodies to it and fdatasyncs it, then
+ * renames each into staged/: one small flush, where a flush of the file
+ * system writes every dirty tree (BTRFS: a transaction commit). Until the
+ * file system's next commit the journal holds what staged/ may not; the
  * flush each journal file needs before it is reused runs in the
- * background. A group holding a barrier or a body over
- * BODY_JOURNAL_BODY_MAX flushes the file system as above.
+ * background. Under load a journal group waits a millisecond for the rest
+ * of a burst before it writes (stager.c).
+ *
+ * Without one, and for a group holding a barrier or a body over
+ * BODY_JOURNAL_BODY_MAX, the job flushes the file system (syncfs: the
+ * data is on disk), renames each into staged/ and fsyncs that directory
+ * (the names are): two flushes for N bodies instead of 2N fsyncs.
  *
  * A request without a file (tmp_path NULL) is a barrier: its callback
  * runs after a flush of the file system that started after it was
