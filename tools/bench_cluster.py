@@ -4,10 +4,11 @@ loopback, with the same load generator (tools/lmtp_bench.c).
 
     tools/bench_cluster.py [--build DIR] [--dir DATA] [--node-dirs A,B,C]
                            [--rounds R] [-n MESSAGES] [-c CONNECTIONS] [-s SIZE]
-                           [--only single|cluster]
+                           [--only single|cluster] [--spread]
 
 Starts the nodes from DIR/mailnode (a release build: `make build`), creates
-50 users, runs DIR/lmtp_bench against the leader, prints both rates and
+50 users, runs DIR/lmtp_bench against the leader (with --spread, against
+all three nodes in turn, as a load balancer would), prints both rates and
 their ratio, and where the time and CPU went (machine busy, CPU per
 message of each node, bodies per flush group, mean delivery and raft
 write latency; from /proc and each node's /metrics). With --rounds R the two alternate R times (each round on
@@ -90,11 +91,11 @@ def machine_ticks():
     return sum(v) - idle, sum(v)
 
 
-def run_bench(build, port, args, nodes):
+def run_bench(build, ports, args, nodes):
     busy0, total0 = machine_ticks()
     before = cpu_seconds(nodes)
     before_m = [metrics(n) for n in nodes]
-    out = subprocess.run([os.path.join(build, "lmtp_bench"), "-p", str(port),
+    out = subprocess.run([os.path.join(build, "lmtp_bench"), "-p", ",".join(str(p) for p in ports),
                           "-c", str(args.c), "-n", str(args.n), "-s", str(args.s),
                           "-u", "50", "-d", "bench.test"],
                          capture_output=True, text=True, timeout=1200)
@@ -123,7 +124,7 @@ def bench_single(args, harness):
         node.start()
         node.wait_leader()
         setup(node, node)
-        rate = run_bench(args.build, node.ports["lmtp"], args, [node])
+        rate = run_bench(args.build, [node.ports["lmtp"]], args, [node])
         node.stop()
     finally:
         node.cleanup()
@@ -139,7 +140,8 @@ def bench_cluster(args, harness):
         cluster.start()
         lead = cluster.leader()
         setup(cluster, lead)
-        rate = run_bench(args.build, lead.ports["lmtp"], args, cluster.nodes)
+        targets = cluster.nodes if args.spread else [lead]
+        rate = run_bench(args.build, [n.ports["lmtp"] for n in targets], args, cluster.nodes)
         cluster.stop()
     finally:
         cluster.cleanup()
@@ -155,6 +157,9 @@ def main():
     ap.add_argument("--dir", default="/var/tmp")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--node-dirs", type=lambda v: v.split(","), default=None)
+    ap.add_argument("--spread", action="store_true",
+                    help="connections to all three nodes in turn, as through a load balancer "
+                         "(followers forward their writes to the leader)")
     ap.add_argument("--only", choices=("single", "cluster"), default=None,
                     help="measure one side alone (to profile it)")
     args = ap.parse_args()

@@ -1,9 +1,11 @@
 /*
  * lmtp_bench: an LMTP load generator (RFC 2033, with PIPELINING).
  *
- *   lmtp_bench [-h host] [-p port] [-c connections] [-n messages]
+ *   lmtp_bench [-h host] [-p port[,port...]] [-c connections] [-n messages]
  *              [-s size] [-u users] [-d domain] [-r rcpts]
  *
+ * With several ports the connections go to them in turn (the nodes of a
+ * cluster, as a load balancer would spread them).
  * N connections share M messages of S bytes (headers included), each to
  * R recipients chosen at random among user0..user(U-1)@domain. Each
  * connection sends LHLO once, then per message "MAIL, RCPT..., DATA" in
@@ -28,13 +30,14 @@
 
 #define BENCH_LINE_MAX  4096
 #define BENCH_CONNS_MAX 1024
+#define BENCH_PORTS_MAX 16
 
 struct bench_conn;
 
 static struct {
 	uv_loop_t *loop;
 	const char *host, *domain;
-	int port, nconns, users, rcpts;
+	int ports[BENCH_PORTS_MAX], nports, nconns, users, rcpts;
 	long messages, size;
 	long next;   /* messages handed out */
 	long done;   /* messages answered */
@@ -274,8 +277,8 @@ make_body(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: lmtp_bench [-h host] [-p port] [-c connections] [-n messages]\n"
-	                "                  [-s size] [-u users] [-d domain] [-r rcpts]\n");
+	fprintf(stderr, "usage: lmtp_bench [-h host] [-p port[,port...]] [-c connections]\n"
+	                "                  [-n messages] [-s size] [-u users] [-d domain] [-r rcpts]\n");
 	exit(2);
 }
 
@@ -283,7 +286,8 @@ int
 main(int argc, char **argv)
 {
 	B.host = "127.0.0.1";
-	B.port = 2424;
+	B.ports[0] = 2424;
+	B.nports = 1;
 	B.nconns = 16;
 	B.messages = 10000;
 	B.size = 8192;
@@ -298,7 +302,12 @@ main(int argc, char **argv)
 			B.host = optarg;
 			break;
 		case 'p':
-			B.port = atoi(optarg);
+			B.nports = 0;
+			for (char *p = strtok(optarg, ","); p && B.nports < BENCH_PORTS_MAX;
+			     p = strtok(NULL, ","))
+				B.ports[B.nports++] = atoi(p);
+			if (B.nports == 0)
+				usage();
 			break;
 		case 'c':
 			B.nconns = atoi(optarg);
@@ -328,9 +337,10 @@ main(int argc, char **argv)
 	B.loop = uv_default_loop();
 	B.lat_us = calloc((size_t)B.messages, sizeof(*B.lat_us));
 	make_body();
-	struct sockaddr_in addr;
-	if (uv_ip4_addr(B.host, B.port, &addr) != 0)
-		usage();
+	struct sockaddr_in addr[BENCH_PORTS_MAX];
+	for (int i = 0; i < B.nports; i++)
+		if (uv_ip4_addr(B.host, B.ports[i], &addr[i]) != 0)
+			usage();
 	struct bench_conn *conns = calloc((size_t)B.nconns, sizeof(*conns));
 	B.start_ns = uv_hrtime();
 	for (int i = 0; i < B.nconns; i++) {
@@ -339,7 +349,8 @@ main(int argc, char **argv)
 		c->tcp.data = c;
 		c->creq.data = c;
 		c->phase = PH_GREETING;
-		uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&addr, connect_cb);
+		uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&addr[i % B.nports],
+		               connect_cb);
 	}
 	uv_run(B.loop, UV_RUN_DEFAULT);
 	if (B.end_ns == 0)
