@@ -42,17 +42,6 @@ pad8(uint64_t n)
 	return (n + 7) & ~(uint64_t)7;
 }
 
-static int
-fs_flush(const char *data_dir)
-{
-	int fd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = syncfs(fd) == 0 ? 0 : -errno;
-	close(fd);
-	return rc;
-}
-
 /* Whether path holds exactly the body (len bytes hashing to hash). */
 static int
 file_holds(const char *path, const uint8_t *hash, uint64_t len, uint8_t *buf)
@@ -196,7 +185,7 @@ body_journal_open(const char *data_dir, int recover, uint64_t file_size, struct 
 	}
 	if (rc == 0) {
 		what = "flush the file system under";
-		rc = fs_flush(data_dir);
+		rc = store_fileops_sync(data_dir);
 	}
 	if (rc != 0) {
 		snprintf(err, sizeof(err), "cannot %s the body journal %s: %s", what, dir,
@@ -244,7 +233,7 @@ take_other(struct body_journal *j)
 	int clean = j->clean[o];
 	pthread_mutex_unlock(&j->mu);
 	if (!clean) { /* the checkpoint has not run yet: flush here */
-		int rc = fs_flush(j->data_dir);
+		int rc = store_fileops_sync(j->data_dir);
 		if (rc != 0)
 			return rc;
 	}

@@ -103,16 +103,20 @@ def make_history(node, a, b):
     deliver(node, a, 5, "a2")
 
 
+def started_with_users(node, *users):
+    node.init()
+    node.start()
+    node.wait_leader()
+    fast_passwords(node)
+    for user in users:
+        node.add_user(user, PW)
+
+
 def test_index_survives_a_killed_process_and_is_rebuilt_after_a_machine_stop():
     n = harness.Node(extra=harness.SMALL_SNAPSHOTS)
     try:
-        n.init()
-        n.start()
-        n.wait_leader()
-        fast_passwords(n)
         a, b = "ann@power.test", "bob@power.test"
-        n.add_user(a, PW)
-        n.add_user(b, PW)
+        started_with_users(n, a, b)
         make_history(n, a, b)
         wait_log(n, "event=snapshot-taken")
         before_view, before_dump = view(n, [a, b]), n.dump()
@@ -170,12 +174,8 @@ def test_rebuild_cut_short_goes_on_at_the_next_start():
     maildir tree with the index, and only then drops the mark."""
     n = harness.Node()
     try:
-        n.init()
-        n.start()
-        n.wait_leader()
-        fast_passwords(n)
         a = "cut@power.test"
-        n.add_user(a, PW)
+        started_with_users(n, a)
         deliver(n, a, 5, "cut")
         before_view, before_files = view(n, [a]), mail_files(n)
         n.kill()
@@ -235,13 +235,8 @@ def test_bodies_a_machine_stop_lost_come_back_from_the_journal():
     in every maildir."""
     n = harness.Node(extra=harness.SMALL_SNAPSHOTS)
     try:
-        n.init()
-        n.start()
-        n.wait_leader()
-        fast_passwords(n)
         a, b = "journal@power.test", "copy@power.test"
-        n.add_user(a, PW)
-        n.add_user(b, PW)
+        started_with_users(n, a, b)
         deliver(n, a, 40, "j")
         m = imap(n, a)
         m.select("INBOX")
