@@ -393,6 +393,8 @@ repl_create(const struct repl_params *p, struct repl **r_r, const char **error_r
 	r->idle.data = r;
 	uv_timer_init(p->loop, &r->tick);
 	r->tick.data = r;
+	uv_timer_init(p->loop, &r->notify_timer);
+	r->notify_timer.data = r;
 	repl_metrics(r);
 	the_repl = r;
 	*r_r = r;
@@ -447,6 +449,7 @@ static void
 repl_close_handles(struct repl *r)
 {
 	uv_close((uv_handle_t *)&r->tick, NULL);
+	uv_close((uv_handle_t *)&r->notify_timer, NULL);
 	uv_close((uv_handle_t *)&r->check, NULL);
 	uv_close((uv_handle_t *)&r->idle, NULL);
 }
@@ -478,6 +481,7 @@ repl_stop(struct repl *r, void (*done)(void *arg), void *arg)
 		return;
 	r->closing = 1;
 	uv_timer_stop(&r->tick);
+	uv_timer_stop(&r->notify_timer);
 	uv_check_stop(&r->check);
 	uv_idle_stop(&r->idle);
 	repl__submit_shutdown(r);

@@ -18,6 +18,8 @@
 
 #define REPL_SUBMIT_DEADLINE_MS 8000
 #define REPL_TICK_MS            50
+#define REPL_NOTIFY_MS          2
+#define REPL_NOTIFY_BUSY_MS     20
 #define REPL_REQ_BUCKETS        1024
 
 enum repl_req_state {
@@ -79,6 +81,16 @@ struct repl {
 	uint64_t last_leader;
 	struct raft_barrier barrier;
 	int barrier_pending;
+	/* Followers learn a commit index only with raft's next append: when
+	 * the leader answered forwarded writes and proposed nothing soon
+	 * after, a barrier carries it (repl_submit.c). */
+	struct raft_barrier notify;
+	int notify_pending;
+	uv_timer_t notify_timer;
+	uint64_t proposed;       /* raft entries proposed, ever */
+	uint64_t proposed_then;  /* ... when forwarded writes were last answered */
+	uint64_t proposed_ms;    /* when the last was proposed */
+	uint64_t propose_gap_ms; /* from the one before it */
 	int leader_ready;
 	uint64_t leader_since_ms;
 

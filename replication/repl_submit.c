@@ -234,7 +234,48 @@ repl_propose(struct repl *r)
 			log_debug("repl", "event=propose-refused error=\"%s\"", raft_strerror(rc));
 			return;
 		}
+		uint64_t now = now_mono_ms();
+		r->proposed++;
+		r->propose_gap_ms = now - r->proposed_ms;
+		r->proposed_ms = now;
 	}
+}
+
+static void
+notify_cb(struct raft_barrier *req, int status)
+{
+	struct repl *r = req->data;
+	r->notify_pending = 0;
+}
+
+static void
+notify_timer_cb(uv_timer_t *t)
+{
+	struct repl *r = t->data;
+	if (r->proposed != r->proposed_then || r->notify_pending || r->closing ||
+	    !repl__is_leader(r))
+		return; /* an entry went out since, carrying the commit index */
+	r->notify.data = r;
+	if (raft_barrier(&r->raft, &r->notify, notify_cb) == 0)
+		r->notify_pending = 1;
+}
+
+/* The followers whose forwarded writes this leader answered wait for
+ * their own apply, so for the commit index, which raft sends only with
+ * its next append (a heartbeat every 100 ms when idle). If no entry is
+ * proposed soon, a barrier carries it: after REPL_NOTIFY_MS when entries
+ * are rare, after REPL_NOTIFY_BUSY_MS when they come faster than that (the
+ * next one is then likely to come first, and a barrier would cost every
+ * node a log write). One at a time. */
+static void
+repl_notify_later(struct repl *r)
+{
+	r->proposed_then = r->proposed;
+	if (r->notify_pending || r->closing || uv_is_active((uv_handle_t *)&r->notify_timer))
+		return;
+	uint64_t wait =
+	        r->propose_gap_ms < REPL_NOTIFY_BUSY_MS ? REPL_NOTIFY_BUSY_MS : REPL_NOTIFY_MS;
+	uv_timer_start(&r->notify_timer, notify_timer_cb, wait, 0);
 }
 
 /* --- forwarding from a follower ------------------------------------- */
@@ -385,6 +426,7 @@ repl__applied(void *arg, const struct cmd_batch_hdr *hdr, struct cmd_results *rs
 	if (q->fwd_call) {
 		fwd_answer(q->fwd_call, PROTO_OK, r->id, rs->index);
 		q->fwd_call = NULL;
+		repl_notify_later(r);
 	}
 	metric_observe(m_latency, (double)(now_mono_us() - q->started_us) / 1e6);
 	repl_submit_cb cb = q->canceled ? NULL : q->cb;
