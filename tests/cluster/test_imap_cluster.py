@@ -109,14 +109,19 @@ def test_lmtp_on_one_node_readable_on_the_others(icluster):
         c.logout()
 
 
-def test_read_your_writes_on_a_follower(icluster):
+def follower_session(icluster, addr):
+    """A new user with one message, logged in on a follower."""
     lead = icluster.leader()
     follower = [n for n in icluster.nodes if n is not lead][0]
-    addr = "ryw@imapcluster.test"
     lead.add_user(addr, "pw")
     deliver(lead, addr, 1)
     c = login(follower, addr)
     wait_exists(c, 1)
+    return c
+
+
+def test_read_your_writes_on_a_follower(icluster):
+    c = follower_session(icluster, "ryw@imapcluster.test")
     for i in range(5):
         typ, data = c.store("1", "+FLAGS", "(kw%d)" % i)
         assert typ == "OK" and ("kw%d" % i).encode() in data[0]
@@ -141,13 +146,7 @@ def test_a_write_on_an_idle_follower_does_not_wait_for_a_heartbeat(icluster):
     idle cluster that was the next heartbeat (100 ms; each STORE here took
     ~150 ms). The leader now sends the commit index on soon after it
     answered a forwarded write."""
-    lead = icluster.leader()
-    follower = [n for n in icluster.nodes if n is not lead][0]
-    addr = "quick@imapcluster.test"
-    lead.add_user(addr, "pw")
-    deliver(lead, addr, 1)
-    c = login(follower, addr)
-    wait_exists(c, 1)
+    c = follower_session(icluster, "quick@imapcluster.test")
     took = []
     for i in range(11):
         time.sleep(0.05)
