@@ -27,15 +27,15 @@ void accounts_domain_add(const char *domain, accounts_cb cb, void *arg);
 void accounts_domain_del(const char *domain, accounts_cb cb, void *arg);
 /* quota 0: the cluster default. The password is copied. */
 void accounts_user_add(const char *address, const char *password, size_t pwlen,
-		       uint64_t quota_bytes, uint64_t quota_msgs, accounts_cb cb, void *arg);
+                       uint64_t quota_bytes, uint64_t quota_msgs, accounts_cb cb, void *arg);
 void accounts_user_del(const char *address, accounts_cb cb, void *arg);
-void accounts_user_passwd(const char *address, const char *password, size_t pwlen,
-			  accounts_cb cb, void *arg);
+void accounts_user_passwd(const char *address, const char *password, size_t pwlen, accounts_cb cb,
+                          void *arg);
 void accounts_user_enable(const char *address, int enabled, accounts_cb cb, void *arg);
 void accounts_quota_set(const char *address, uint64_t bytes, uint64_t msgs, accounts_cb cb,
-			void *arg);
-void accounts_alias_add(const char *address, const char *const *targets, size_t n,
-			accounts_cb cb, void *arg);
+                        void *arg);
+void accounts_alias_add(const char *address, const char *const *targets, size_t n, accounts_cb cb,
+                        void *arg);
 void accounts_alias_del(const char *address, accounts_cb cb, void *arg);
 /* Keys: [a-z0-9._-]+; known keys are checked for their type. */
 void accounts_config_set(const char *key, const char *value, accounts_cb cb, void *arg);

@@ -44,17 +44,25 @@ static int
 http_status_of(int err)
 {
 	switch (err) {
-	case 0: return 200;
-	case -EINVAL: return 400;
-	case -ENOENT: return 404;
+	case 0:
+		return 200;
+	case -EINVAL:
+		return 400;
+	case -ENOENT:
+		return 404;
 	case -EEXIST:
 	case -ELOOP:
 	case -ENOTEMPTY:
-	case -EBUSY: return 409;
-	case -EPERM: return 403;
-	case -E2BIG: return 413;
-	case -EAGAIN: return 503;
-	default: return 500;
+	case -EBUSY:
+		return 409;
+	case -EPERM:
+		return 403;
+	case -E2BIG:
+		return 413;
+	case -EAGAIN:
+		return 503;
+	default:
+		return 500;
 	}
 }
 
@@ -327,12 +335,12 @@ user_show(struct http_req *req, const char *address)
 	/* user_quota_*: the user's own setting (0: the cluster default), so
 	 * that a client can change one limit and keep the other. */
 	reply_json(req, 200,
-		   json_pack("{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "address", addr, "id",
-			     (json_int_t)u.id, "enabled", u.enabled, "quota_bytes", (json_int_t)qb,
-			     "quota_messages", (json_int_t)qm, "used_bytes", (json_int_t)us.bytes,
-			     "used_messages", (json_int_t)us.messages, "user_quota_bytes",
-			     (json_int_t)u.quota_bytes, "user_quota_messages",
-			     (json_int_t)u.quota_msgs));
+	           json_pack("{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "address", addr, "id",
+	                     (json_int_t)u.id, "enabled", u.enabled, "quota_bytes", (json_int_t)qb,
+	                     "quota_messages", (json_int_t)qm, "used_bytes", (json_int_t)us.bytes,
+	                     "used_messages", (json_int_t)us.messages, "user_quota_bytes",
+	                     (json_int_t)u.quota_bytes, "user_quota_messages",
+	                     (json_int_t)u.quota_msgs));
 }
 
 static void
@@ -355,7 +363,8 @@ users(struct http_req *req, void *arg)
 		if (addr == NULL || pw == NULL || ju64(j, "quota_bytes", &qb) != 0 ||
 		    ju64(j, "quota_messages", &qm) != 0) {
 			json_decref(j);
-			reply_error(req, 400, "address and password are required; quotas are integers");
+			reply_error(req, 400,
+			            "address and password are required; quotas are integers");
 			return;
 		}
 		accounts_user_add(addr, pw, strlen(pw), qb, qm, write_done, req);

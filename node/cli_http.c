@@ -75,8 +75,9 @@ http_send_all(struct cli_http_conn *c, const char *p, size_t n)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return http_fail(c, -ETIMEDOUT, "the node did not read the request within %d s",
-					 CLI_HTTP_TIMEOUT_S);
+			return http_fail(c, -ETIMEDOUT,
+			                 "the node did not read the request within %d s",
+			                 CLI_HTTP_TIMEOUT_S);
 		if (w < 0)
 			return http_fail(c, -errno, "cannot send the request: %s", strerror(errno));
 		p += w;
@@ -97,24 +98,24 @@ http_recv(struct cli_http_conn *c, char *p, size_t n)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return http_fail(c, -ETIMEDOUT, "no answer from the node within %d s",
-					 CLI_HTTP_TIMEOUT_S);
+			                 CLI_HTTP_TIMEOUT_S);
 		return http_fail(c, -errno, "cannot read the answer: %s", strerror(errno));
 	}
 }
 
 static int
-http_send_request(struct cli_http_conn *c, const char *method, const char *path,
-		  const char *body, size_t body_len)
+http_send_request(struct cli_http_conn *c, const char *method, const char *path, const char *body,
+                  size_t body_len)
 {
 	char head[CLI_HTTP_PATH_MAX + 256];
 	if (strlen(path) > CLI_HTTP_PATH_MAX)
 		return http_fail(c, -ENAMETOOLONG, "the request path is too long");
 	int n = snprintf(head, sizeof(head),
-			 "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-			 "User-Agent: mailnode-cli\r\nAccept: application/json\r\n"
-			 "%sContent-Length: %zu\r\n\r\n",
-			 method, path, body ? "Content-Type: application/json\r\n" : "",
-			 body ? body_len : 0);
+	                 "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+	                 "User-Agent: mailnode-cli\r\nAccept: application/json\r\n"
+	                 "%sContent-Length: %zu\r\n\r\n",
+	                 method, path, body ? "Content-Type: application/json\r\n" : "",
+	                 body ? body_len : 0);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return http_fail(c, -ENAMETOOLONG, "the request head is too long");
 	int rc = http_send_all(c, head, (size_t)n);
@@ -139,13 +140,14 @@ http_read_head(struct cli_http_conn *c, size_t *end_r)
 		}
 		if (c->head_len == CLI_HTTP_HEAD_MAX)
 			return http_fail(c, -EMSGSIZE, "the answer's headers exceed %d bytes",
-					 CLI_HTTP_HEAD_MAX);
+			                 CLI_HTTP_HEAD_MAX);
 		ssize_t r = http_recv(c, c->head + c->head_len, CLI_HTTP_HEAD_MAX - c->head_len);
 		if (r < 0)
 			return (int)r;
 		if (r == 0)
-			return http_fail(c, -EPROTO, "the node closed the connection without an "
-						     "answer");
+			return http_fail(c, -EPROTO,
+			                 "the node closed the connection without an "
+			                 "answer");
 		c->head_len += (size_t)r;
 	}
 }
@@ -201,7 +203,7 @@ http_parse_head(struct cli_http_conn *c, size_t end, int *status_r, long long *c
 			return http_fail(c, -EPROTO, "a malformed Content-Length in the answer");
 		if (n > CLI_HTTP_BODY_MAX)
 			return http_fail(c, -EMSGSIZE, "the answer's body exceeds %u bytes",
-					 CLI_HTTP_BODY_MAX);
+			                 CLI_HTTP_BODY_MAX);
 		*clen_r = (long long)n;
 	}
 	return 0;
@@ -228,8 +230,9 @@ http_read_body(struct cli_http_conn *c, size_t end, long long clen, struct cli_h
 		}
 		if (r == 0 && clen >= 0) {
 			free(b);
-			return http_fail(c, -EPROTO, "the node closed the connection before the "
-						     "answer was complete");
+			return http_fail(c, -EPROTO,
+			                 "the node closed the connection before the "
+			                 "answer was complete");
 		}
 		if (r == 0)
 			break;
@@ -241,8 +244,8 @@ http_read_body(struct cli_http_conn *c, size_t end, long long clen, struct cli_h
 		if (r != 0) {
 			free(b);
 			return r < 0 ? (int)r
-				     : http_fail(c, -EMSGSIZE, "the answer's body exceeds %u bytes",
-						 CLI_HTTP_BODY_MAX);
+			             : http_fail(c, -EMSGSIZE, "the answer's body exceeds %u bytes",
+			                         CLI_HTTP_BODY_MAX);
 		}
 	}
 	b[have] = '\0';
@@ -253,7 +256,7 @@ http_read_body(struct cli_http_conn *c, size_t end, long long clen, struct cli_h
 
 int
 cli_http_request(const char *sock_path, const char *method, const char *path, const char *body,
-		 size_t body_len, struct cli_http_resp *resp_r, char *err, size_t errlen)
+                 size_t body_len, struct cli_http_resp *resp_r, char *err, size_t errlen)
 {
 	struct cli_http_conn *c = xcalloc(1, sizeof(*c));
 	size_t end = 0;
@@ -294,8 +297,9 @@ cli_http_escape(const char *s)
 	char *out = xmalloc(n * 3 + 1), *o = out;
 	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		    ch == '.' || ch == '_' || ch == '~' || ch == '@' || ch == '-') {
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '~' || ch == '@' ||
+		    ch == '-') {
 			*o++ = (char)ch;
 			continue;
 		}

@@ -23,8 +23,8 @@
 #define CLI_HTTP_TIMEOUT_S 120
 
 struct cli_http_resp {
-	int status;      /* 100..599 */
-	char *body;      /* NUL-terminated (the NUL is not counted), or NULL */
+	int status; /* 100..599 */
+	char *body; /* NUL-terminated (the NUL is not counted), or NULL */
 	size_t body_len;
 };
 
@@ -34,9 +34,8 @@ struct cli_http_resp {
  * bytes): -ENOENT/-ECONNREFUSED/-EACCES from connect (the caller knows
  * what they mean for a node), -ETIMEDOUT, -EMSGSIZE (answer too large),
  * -EPROTO (not an HTTP answer we accept), or another -errno. */
-int cli_http_request(const char *sock_path, const char *method, const char *path,
-		     const char *body, size_t body_len, struct cli_http_resp *resp_r, char *err,
-		     size_t errlen);
+int cli_http_request(const char *sock_path, const char *method, const char *path, const char *body,
+                     size_t body_len, struct cli_http_resp *resp_r, char *err, size_t errlen);
 void cli_http_resp_deinit(struct cli_http_resp *resp);
 
 /* Percent-encode s for one path segment: everything but [A-Za-z0-9._~@-]

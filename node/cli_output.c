@@ -36,7 +36,7 @@ cli_usage_error(const char *name, const char *fmt, ...)
 
 int
 cli_sub_dispatch(const char *group, const struct cli_sub *subs, int argc, char **argv,
-		 const struct cli_global *g)
+                 const struct cli_global *g)
 {
 	if (argc < 2)
 		return cli_usage_error(group, "a subcommand is required");
@@ -48,8 +48,8 @@ cli_sub_dispatch(const char *group, const struct cli_sub *subs, int argc, char *
 
 int
 cli_args_parse(const char *name, int argc, char **argv, const struct option *opts,
-	       int (*on_opt)(int ch, const char *optarg_, void *arg), void *arg, int min, int max,
-	       int *pos_r)
+               int (*on_opt)(int ch, const char *optarg_, void *arg), void *arg, int min, int max,
+               int *pos_r)
 {
 	int ch;
 	opterr = 0;
@@ -81,8 +81,7 @@ cli_args_parse(const char *name, int argc, char **argv, const struct option *opt
  * position in units (1-based) is the power of base. *rest_r is what
  * follows the letter. Returns 0 or -1 (not a number, overflow). */
 static int
-number_parse(const char *s, const char *units, uint64_t base, uint64_t *v_r,
-	     const char **rest_r)
+number_parse(const char *s, const char *units, uint64_t base, uint64_t *v_r, const char **rest_r)
 {
 	size_t nd = strspn(s, "0123456789");
 	uint64_t v, mult = 1;

@@ -24,7 +24,7 @@ struct cli_sub {
  * shifted so that the subcommand is argv[0] and getopt starts afresh.
  * A missing or unknown subcommand is a usage error (exit 2). */
 int cli_sub_dispatch(const char *group, const struct cli_sub *subs, int argc, char **argv,
-		     const struct cli_global *g);
+                     const struct cli_global *g);
 
 /* Print "mailnode NAME: message" and a pointer to --help on stderr.
  * Returns CLI_EXIT_USAGE. */
@@ -39,8 +39,8 @@ int cli_usage_error(const char *name, const char *fmt, ...) __attribute__((forma
  * CLI_EXIT_USAGE after printing. */
 struct option;
 int cli_args_parse(const char *name, int argc, char **argv, const struct option *opts,
-		   int (*on_opt)(int ch, const char *optarg_, void *arg), void *arg, int min,
-		   int max, int *pos_r);
+                   int (*on_opt)(int ch, const char *optarg_, void *arg), void *arg, int min,
+                   int max, int *pos_r);
 
 /* "1073741824", "100B", "1024K", "2G", "2GB", "2GiB"; "1.5G" is refused
  * (whole numbers only); K, M, G, T, P are powers of 1024. Returns 0 or -1. */

@@ -134,7 +134,7 @@ password_from_tty(const char *account, char *buf, size_t *len_r, const char **er
 
 int
 cli_password_read(int from_stdin, const char *account, char *buf, size_t *len_r,
-		  const char **error_r)
+                  const char **error_r)
 {
 	int rc;
 	*len_r = 0;

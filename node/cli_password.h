@@ -28,7 +28,7 @@ enum {
  * CLI_PASSWORD_EFAIL with *error_r (empty, too long, a NUL byte, the two
  * entries differ, a read error), or CLI_PASSWORD_ENOTTY. */
 int cli_password_read(int from_stdin, const char *account, char *buf, size_t *len_r,
-		      const char **error_r);
+                      const char **error_r);
 
 /* Make jansson wipe every block it frees. Call before any other jansson
  * use in the process; the daemon never calls it. */

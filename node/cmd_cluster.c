@@ -73,8 +73,9 @@ check_address(const struct config *cfg)
 		return -1;
 	}
 	if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || strcmp(host, "*") == 0) {
-		fprintf(stderr, "mailnode: the cluster listens on a wildcard address; set [cluster] "
-				"advertise to the address peers use\n");
+		fprintf(stderr,
+		        "mailnode: the cluster listens on a wildcard address; set [cluster] "
+		        "advertise to the address peers use\n");
 		return -1;
 	}
 	return 0;
@@ -84,8 +85,8 @@ int
 cmd_init(int argc, char **argv, const struct cli_global *g)
 {
 	static const struct option opts[] = {
-		{"demo", no_argument, NULL, 'd'},
-		{NULL, 0, NULL, 0},
+	        {"demo", no_argument, NULL, 'd'},
+	        {NULL, 0, NULL, 0},
 	};
 	int ch, demo = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -189,24 +190,31 @@ int
 cmd_join(int argc, char **argv, const struct cli_global *g)
 {
 	static const struct option opts[] = {
-		{"peer", required_argument, NULL, 'p'},
-		{"token", required_argument, NULL, 't'},
-		{"token-file", required_argument, NULL, 'f'},
-		{NULL, 0, NULL, 0},
+	        {"peer", required_argument, NULL, 'p'},
+	        {"token", required_argument, NULL, 't'},
+	        {"token-file", required_argument, NULL, 'f'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *peer = NULL, *token = NULL, *token_file = NULL;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'p': peer = optarg; break;
-		case 't': token = optarg; break;
-		case 'f': token_file = optarg; break;
-		default: return 2;
+		case 'p':
+			peer = optarg;
+			break;
+		case 't':
+			token = optarg;
+			break;
+		case 'f':
+			token_file = optarg;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (peer == NULL || (token == NULL && token_file == NULL)) {
 		fprintf(stderr, "mailnode join: --peer ADDRESS and --token TOKEN (or --token-file) "
-				"are required\n");
+		                "are required\n");
 		return 2;
 	}
 	struct config *cfg = cli_load_config(g);
@@ -241,7 +249,8 @@ cmd_join(int argc, char **argv, const struct cli_global *g)
 	uint8_t *pem = xmalloc(base64_decoded_max(tlen) + 1);
 	long plen = base64_decode(token, tlen, pem);
 	const char *split = plen > 0 ? strstr((char *)pem, "-----BEGIN PRIVATE KEY-----") : NULL;
-	if (plen <= 0 || (pem[plen] = '\0', split = strstr((char *)pem, "-----BEGIN PRIVATE KEY-----")) == NULL) {
+	if (plen <= 0 || (pem[plen] = '\0',
+	                  split = strstr((char *)pem, "-----BEGIN PRIVATE KEY-----")) == NULL) {
 		fprintf(stderr, "mailnode join: the token is not valid\n");
 		free(pem);
 		goto out;

@@ -41,8 +41,9 @@ cmd_check_config(int argc, char **argv, const struct cli_global *g)
 		fprintf(stderr, "mailnode: %s\n", err);
 		rc = 1;
 	} else if (node_cluster_address(cfg) == NULL) {
-		fprintf(stderr, "mailnode: %s: [listen] cluster (or [cluster] advertise) is required\n",
-			cfg->path ? cfg->path : "(default)");
+		fprintf(stderr,
+		        "mailnode: %s: [listen] cluster (or [cluster] advertise) is required\n",
+		        cfg->path ? cfg->path : "(default)");
 		rc = 1;
 	} else {
 		printf("%s: configuration OK (node %llu, data in %s)\n",

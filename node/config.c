@@ -17,11 +17,11 @@
 #include "node/net/addr.h"
 
 const char *const config_listen_names[LISTEN_COUNT] = {
-	"imap", "imaps", "pop3", "pop3s", "lmtp", "managesieve", "http", "cluster",
+        "imap", "imaps", "pop3", "pop3s", "lmtp", "managesieve", "http", "cluster",
 };
 
 static const int config_default_ports[LISTEN_COUNT] = {
-	1143, 1993, 1110, 1995, 2424, 4190, 8080, 7001,
+        1143, 1993, 1110, 1995, 2424, 4190, 8080, 7001,
 };
 
 static char config_err[600];
@@ -107,8 +107,8 @@ config_handler(void *user, const char *section, const char *name, const char *va
 			uint64_t id;
 			if (parse_u64(value, UINT64_MAX, &id) != 0 || id == 0)
 				return config_fail(p, lineno,
-						   "node id must be a positive integer, not '%s'%s",
-						   value, "");
+				                   "node id must be a positive integer, not '%s'%s",
+				                   value, "");
 			cfg->node_id = id;
 			p->seen_id = 1;
 			return 1;
@@ -116,16 +116,16 @@ config_handler(void *user, const char *section, const char *name, const char *va
 		if (strcmp(name, "data_dir") == 0) {
 			if (value[0] == '\0')
 				return config_fail(p, lineno, "data_dir must not be empty%s%s", "",
-						   "");
+				                   "");
 			config_set_str(&cfg->data_dir, value);
 			return 1;
 		}
 		if (strcmp(name, "log_level") == 0) {
 			if (log_level_parse(value, &cfg->log_level) != 0)
 				return config_fail(
-					p, lineno,
-					"log_level must be debug, info, warn or error, not '%s'%s",
-					value, "");
+				        p, lineno,
+				        "log_level must be debug, info, warn or error, not '%s'%s",
+				        value, "");
 			return 1;
 		}
 		return config_fail(p, lineno, "unknown key '%s' in section [%s]", name, section);
@@ -163,11 +163,13 @@ config_handler(void *user, const char *section, const char *name, const char *va
 			config_set_str(&cfg->advertise, value);
 			return 1;
 		}
-		if (strcmp(name, "snapshot_threshold") == 0 || strcmp(name, "snapshot_trailing") == 0) {
+		if (strcmp(name, "snapshot_threshold") == 0 ||
+		    strcmp(name, "snapshot_trailing") == 0) {
 			uint64_t v;
 			if (parse_u64(value, 1u << 30, &v) != 0 || v < 4)
-				return config_fail(p, lineno, "%s must be an integer from 4, not '%s'",
-						   name, value);
+				return config_fail(p, lineno,
+				                   "%s must be an integer from 4, not '%s'", name,
+				                   value);
 			if (strcmp(name, "snapshot_threshold") == 0)
 				cfg->snapshot_threshold = (unsigned)v;
 			else
@@ -201,7 +203,7 @@ config_load(const char *path, struct config **cfg_r, const char **error_r)
 	if (rc != 0) {
 		if (p.problem[0])
 			snprintf(config_err, sizeof(config_err), "%s:%d: %s", path, p.line,
-				 p.problem);
+			         p.problem);
 		else if (rc > 0)
 			snprintf(config_err, sizeof(config_err), "%s:%d: syntax error", path, rc);
 		else
@@ -214,7 +216,7 @@ config_load(const char *path, struct config **cfg_r, const char **error_r)
 	}
 	if ((p.cfg->tls_cert == NULL) != (p.cfg->tls_key == NULL)) {
 		snprintf(config_err, sizeof(config_err),
-			 "%s: [tls] cert and key must be given together", path);
+		         "%s: [tls] cert and key must be given together", path);
 		goto err;
 	}
 	*cfg_r = p.cfg;
@@ -232,8 +234,8 @@ config_check_files(const struct config *cfg, const char **error_r)
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		if (files[i] && access(files[i], R_OK) != 0) {
 			snprintf(config_err, sizeof(config_err), "%s: TLS %s %s: %m",
-				 cfg->path ? cfg->path : "(default)", i == 0 ? "cert" : "key",
-				 files[i]);
+			         cfg->path ? cfg->path : "(default)", i == 0 ? "cert" : "key",
+			         files[i]);
 			*error_r = config_err;
 			return -1;
 		}

@@ -52,10 +52,10 @@ struct config {
 	char *listen[LISTEN_COUNT]; /* NULL: off */
 	char *tls_cert;             /* NULL: <data_dir>/tls/server.crt, created */
 	char *tls_key;
-	char *advertise;            /* NULL: the cluster listen address */
+	char *advertise;             /* NULL: the cluster listen address */
 	unsigned snapshot_threshold; /* 0: the default */
 	unsigned snapshot_trailing;  /* 0: the default */
-	int port_offset;            /* added to every default port */
+	int port_offset;             /* added to every default port */
 };
 
 /* The embedded default: node 1, data in ./var, loopback ports of the

@@ -65,12 +65,12 @@ health_get(struct http_req *req, void *arg)
 	if (disk)
 		json_array_append_new(reasons, json_string(disk));
 	int ok = json_array_size(reasons) == 0;
-	json_t *j = json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:s, s:o}", "node_id",
-			      (json_int_t)n->cfg->node_id, "role", st.role, "leader",
-			      (json_int_t)st.leader_id, "term", (json_int_t)st.term,
-			      "applied_index", (json_int_t)st.applied_index, "commit_index",
-			      (json_int_t)st.commit_index, "status", ok ? "ok" : "unavailable",
-			      "reasons", reasons);
+	json_t *j =
+	        json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:s, s:o}", "node_id",
+	                  (json_int_t)n->cfg->node_id, "role", st.role, "leader",
+	                  (json_int_t)st.leader_id, "term", (json_int_t)st.term, "applied_index",
+	                  (json_int_t)st.applied_index, "commit_index", (json_int_t)st.commit_index,
+	                  "status", ok ? "ok" : "unavailable", "reasons", reasons);
 	char *body = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	size_t len = strlen(body);
@@ -92,7 +92,7 @@ metrics_get(struct http_req *req, void *arg)
 		return;
 	}
 	http_respond(req, 200, "text/plain; version=0.0.4", (const char *)nbuf_head(&out),
-		     nbuf_avail(&out));
+	             nbuf_avail(&out));
 	nbuf_deinit(&out);
 }
 
@@ -109,5 +109,5 @@ health_init(struct node *n)
 	http_route("GET", "/health", HTTP_PUBLIC, health_get, n);
 	http_route("GET", "/metrics", HTTP_PUBLIC, metrics_get, n);
 	metric_gauge_fn("mailnode_uptime_seconds", NULL, "Seconds since the node started",
-			health_uptime, n);
+	                health_uptime, n);
 }

@@ -76,23 +76,40 @@ static const char *
 http_reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Payload Too Large";
-	case 414: return "URI Too Long";
-	case 422: return "Unprocessable Entity";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "Status";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Payload Too Large";
+	case 414:
+		return "URI Too Long";
+	case 422:
+		return "Unprocessable Entity";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Status";
 	}
 }
 
@@ -122,10 +139,10 @@ http_respond(struct http_req *req, int status, const char *ctype, const char *bo
 	struct conn *c = s->conn;
 	if (!conn_closing(c)) {
 		conn_printf(c,
-			    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			    "Cache-Control: no-store\r\n%s\r\n",
-			    status, http_reason(status), ctype ? ctype : "text/plain", len,
-			    s->keep_alive ? "" : "Connection: close\r\n");
+		            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		            "Cache-Control: no-store\r\n%s\r\n",
+		            status, http_reason(status), ctype ? ctype : "text/plain", len,
+		            s->keep_alive ? "" : "Connection: close\r\n");
 		if (len > 0)
 			conn_write(c, body, len);
 	}
@@ -174,8 +191,8 @@ http_dispatch(struct http_session *s)
 		if ((r->flags & HTTP_ADMIN) && !s->admin)
 			continue;
 		int match = (r->flags & HTTP_PREFIX)
-				    ? strncmp(req->path, r->path, strlen(r->path)) == 0
-				    : strcmp(req->path, r->path) == 0;
+		                    ? strncmp(req->path, r->path, strlen(r->path)) == 0
+		                    : strcmp(req->path, r->path) == 0;
 		if (!match)
 			continue;
 		path_found = 1;
@@ -252,12 +269,12 @@ http_on_message_complete(http_parser *p)
 }
 
 static const http_parser_settings http_settings = {
-	.on_url = http_on_url,
-	.on_header_field = http_on_header,
-	.on_header_value = http_on_header,
-	.on_headers_complete = http_on_headers_complete,
-	.on_body = http_on_body,
-	.on_message_complete = http_on_message_complete,
+        .on_url = http_on_url,
+        .on_header_field = http_on_header,
+        .on_header_value = http_on_header,
+        .on_headers_complete = http_on_headers_complete,
+        .on_body = http_on_body,
+        .on_message_complete = http_on_message_complete,
 };
 
 static void
@@ -267,7 +284,7 @@ http_parse(struct http_session *s)
 	while (!s->in_request && nbuf_avail(&c->in) > 0 && !conn_closing(c)) {
 		size_t avail = nbuf_avail(&c->in);
 		size_t n = http_parser_execute(&s->parser, &http_settings,
-					       (const char *)nbuf_head(&c->in), avail);
+		                               (const char *)nbuf_head(&c->in), avail);
 		enum http_errno e = HTTP_PARSER_ERRNO(&s->parser);
 		nbuf_consume(&c->in, n);
 		if (s->in_request) {
@@ -313,8 +330,8 @@ http_on_close(struct conn *c)
 }
 
 static const struct conn_handler http_handler = {
-	.on_read = http_on_read,
-	.on_close = http_on_close,
+        .on_read = http_on_read,
+        .on_close = http_on_close,
 };
 
 void
@@ -361,7 +378,8 @@ http_query_get(const struct http_req *req, const char *key, char *buf, size_t n)
 			while (v < end && o + 1 < n) {
 				if (*v == '%' && end - v >= 3 && http_hexval(v[1]) >= 0 &&
 				    http_hexval(v[2]) >= 0) {
-					buf[o++] = (char)(http_hexval(v[1]) * 16 + http_hexval(v[2]));
+					buf[o++] =
+					        (char)(http_hexval(v[1]) * 16 + http_hexval(v[2]));
 					v += 3;
 				} else {
 					buf[o++] = *v == '+' ? ' ' : *v;

@@ -30,8 +30,8 @@ struct http_req {
 	char *query;        /* raw query string or "" */
 	const char *body;   /* request body (NUL-terminated), or "" */
 	size_t body_len;
-	int admin;          /* came in on an admin listener */
-	void *priv;         /* the server's */
+	int admin;  /* came in on an admin listener */
+	void *priv; /* the server's */
 };
 
 typedef void (*http_handler_fn)(struct http_req *req, void *arg);
@@ -48,7 +48,7 @@ void http_accept(struct listener *l, uv_stream_t *server);
 
 /* Answer the request. status 200..599; body may be NULL for an empty one. */
 void http_respond(struct http_req *req, int status, const char *content_type, const char *body,
-		  size_t len);
+                  size_t len);
 /* Query parameter value (URL-decoded into buf), or NULL. */
 const char *http_query_get(const struct http_req *req, const char *key, char *buf, size_t n);
 

@@ -83,12 +83,12 @@ login_init(struct node *n)
 	 * node id: stable, though then not the same on every node. */
 	if (len == 0)
 		len = (size_t)snprintf((char *)buf, sizeof(buf), "node-%llu",
-				       (unsigned long long)n->cfg->node_id);
+		                       (unsigned long long)n->cfg->node_id);
 	hmac_sha256("mailnode scram secret", 21, buf, len, login_g.secret);
 	explicit_bzero(buf, sizeof(buf));
 	metric_gauge_fn("mailnode_auth_throttled", NULL,
-			"Addresses and users whose next authentication is held back",
-			login_throttled, NULL);
+	                "Addresses and users whose next authentication is held back",
+	                login_throttled, NULL);
 }
 
 void
@@ -179,13 +179,13 @@ login_finish(struct login *l, int status)
 		throttle_success(login_g.throttle, peer, user, now);
 		login_count(l->proto, "ok");
 		log_info(l->proto, "event=login user=%s peer=%s mech=%s", l->user.address,
-			 l->conn ? l->conn->peer : "-", sasl_server_mech_name(l->sasl));
+		         l->conn ? l->conn->peer : "-", sasl_server_mech_name(l->sasl));
 	} else if (status == LOGIN_FAIL) {
 		throttle_fail(login_g.throttle, peer, user, now);
 		login_count(l->proto, "failed");
 		log_info(l->proto, "event=auth-failed user=%s peer=%s mech=%s delay_ms=%u",
-			 user ? user : "-", l->conn ? l->conn->peer : "-",
-			 sasl_server_mech_name(l->sasl), l->delay_ms);
+		         user ? user : "-", l->conn ? l->conn->peer : "-",
+		         sasl_server_mech_name(l->sasl), l->delay_ms);
 	} else {
 		login_count(l->proto, status == LOGIN_MALFORMED ? "malformed" : "error");
 	}
@@ -270,7 +270,7 @@ login_run(struct login *l, int rc)
 			l->work.data = l;
 			l->in_pool = 1;
 			uv_queue_work(login_g.node->loop, &l->work, login_verify_work,
-				      login_verify_done);
+			              login_verify_done);
 			return;
 		case SASL_OK:
 			login_finish(l, l->user_found ? LOGIN_OK : LOGIN_FAIL);
@@ -278,9 +278,9 @@ login_run(struct login *l, int rc)
 		case SASL_FAIL: {
 			enum sasl_fail why = sasl_server_fail_reason(l->sasl);
 			login_finish(l, why == SASL_FAIL_CREDENTIALS || why == SASL_FAIL_AUTHZID
-						? LOGIN_FAIL
-					: why == SASL_FAIL_INTERNAL ? LOGIN_TEMP
-								    : LOGIN_MALFORMED);
+			                        ? LOGIN_FAIL
+			                : why == SASL_FAIL_INTERNAL ? LOGIN_TEMP
+			                                            : LOGIN_MALFORMED);
 			return;
 		}
 		default:
@@ -292,15 +292,15 @@ login_run(struct login *l, int rc)
 
 static struct login *
 login_new(const char *mech, int plaintext_ok, struct conn *c, const char *proto, login_cb cb,
-	  void *arg)
+          void *arg)
 {
 	struct password_params pw;
 	password_params_default(&pw);
 	struct sasl_server_params p = {
-		.secret = login_g.secret,
-		.secret_len = sizeof(login_g.secret),
-		.plaintext_ok = plaintext_ok,
-		.pw = &pw,
+	        .secret = login_g.secret,
+	        .secret_len = sizeof(login_g.secret),
+	        .plaintext_ok = plaintext_ok,
+	        .pw = &pw,
 	};
 	struct sasl_server *s = sasl_server_new(mech, &p);
 	if (s == NULL)
@@ -315,14 +315,15 @@ login_new(const char *mech, int plaintext_ok, struct conn *c, const char *proto,
 	nbuf_init(&l->challenge, SASL_CHALLENGE_MAX * 2);
 	if (c && !(c->flags & CONN_F_PIPE)) {
 		int len = sizeof(l->peer);
-		l->have_peer = uv_tcp_getpeername(&c->u.tcp, (struct sockaddr *)&l->peer, &len) == 0;
+		l->have_peer =
+		        uv_tcp_getpeername(&c->u.tcp, (struct sockaddr *)&l->peer, &len) == 0;
 	}
 	return l;
 }
 
 struct login *
 login_sasl(const char *mech, int plaintext_ok, struct conn *c, const char *proto, login_cb cb,
-	   void *arg)
+           void *arg)
 {
 	return login_new(mech, plaintext_ok, c, proto, cb, arg);
 }
@@ -332,14 +333,13 @@ login_step(struct login *l, const void *in, size_t len, int has_data)
 {
 	nbuf_reset(&l->challenge);
 	l->started_ms = now_mono_ms();
-	int rc = sasl_server_step(l->sasl, has_data ? in : NULL, has_data ? len : 0,
-				  &l->challenge);
+	int rc = sasl_server_step(l->sasl, has_data ? in : NULL, has_data ? len : 0, &l->challenge);
 	login_run(l, rc);
 }
 
 struct login *
 login_password(const char *user, const char *pw, size_t pwlen, struct conn *c, const char *proto,
-	       login_cb cb, void *arg)
+               login_cb cb, void *arg)
 {
 	struct login *l = login_new("PLAIN", 1, c, proto, cb, arg);
 	size_t ulen = strlen(user);

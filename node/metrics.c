@@ -42,7 +42,7 @@ static struct metric_family *families, **families_tail = &families;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 
 const double metric_latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-					0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+                                        0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 const size_t metric_latency_nbounds = ARRAY_SIZE(metric_latency_bounds);
 
 static struct metric *
@@ -94,7 +94,7 @@ metric_gauge(const char *name, const char *labels, const char *help)
 
 struct metric *
 metric_gauge_fn(const char *name, const char *labels, const char *help, metric_value_fn fn,
-		void *arg)
+                void *arg)
 {
 	struct metric *m = metric_get(name, labels, help, METRIC_GAUGE);
 	m->fn = fn;
@@ -104,7 +104,7 @@ metric_gauge_fn(const char *name, const char *labels, const char *help, metric_v
 
 struct metric *
 metric_histogram(const char *name, const char *labels, const char *help, const double *bounds,
-		 size_t n)
+                 size_t n)
 {
 	struct metric *m = metric_get(name, labels, help, METRIC_HISTOGRAM);
 	if (n > METRIC_BUCKETS_MAX)
@@ -168,16 +168,16 @@ metric_render_histogram(struct nbuf *out, const char *name, struct metric *m)
 		cum += m->buckets[i];
 		if (i < m->nbounds)
 			rc = nbuf_printf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, m->labels,
-					 sep, m->bounds[i], (unsigned long long)cum);
+			                 sep, m->bounds[i], (unsigned long long)cum);
 		else
-			rc = nbuf_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name,
-					 m->labels, sep, (unsigned long long)cum);
+			rc = nbuf_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, m->labels,
+			                 sep, (unsigned long long)cum);
 	}
 	const char *lb = m->labels[0] ? "{" : "", *rb = m->labels[0] ? "}" : "";
 	if (rc == 0)
 		rc = nbuf_printf(out, "%s_sum%s%s%s %.6f\n%s_count%s%s%s %llu\n", name, lb,
-				 m->labels, rb, m->sum, name, lb, m->labels, rb,
-				 (unsigned long long)m->count);
+		                 m->labels, rb, m->sum, name, lb, m->labels, rb,
+		                 (unsigned long long)m->count);
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }
@@ -189,7 +189,7 @@ metrics_render(struct nbuf *out)
 	pthread_mutex_lock(&registry_lock);
 	for (struct metric_family *f = families; f != NULL && rc == 0; f = f->next) {
 		rc = nbuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
-				 metric_type_name(f->type));
+		                 metric_type_name(f->type));
 		for (struct metric *m = f->metrics; m != NULL && rc == 0; m = m->next) {
 			if (f->type == METRIC_HISTOGRAM) {
 				rc = metric_render_histogram(out, f->name, m);
@@ -198,11 +198,11 @@ metrics_render(struct nbuf *out)
 			const char *lb = m->labels[0] ? "{" : "", *rb = m->labels[0] ? "}" : "";
 			if (f->type == METRIC_COUNTER)
 				rc = nbuf_printf(out, "%s%s%s%s %llu\n", f->name, lb, m->labels, rb,
-						 (unsigned long long)metric_value(m));
+				                 (unsigned long long)metric_value(m));
 			else
 				rc = nbuf_printf(out, "%s%s%s%s %lld\n", f->name, lb, m->labels, rb,
-						 (long long)(m->fn ? m->fn(m->arg)
-								   : (int64_t)metric_value(m)));
+				                 (long long)(m->fn ? m->fn(m->arg)
+				                                   : (int64_t)metric_value(m)));
 		}
 	}
 	pthread_mutex_unlock(&registry_lock);

@@ -22,10 +22,10 @@ struct metric *metric_counter(const char *name, const char *labels, const char *
 struct metric *metric_gauge(const char *name, const char *labels, const char *help);
 /* A gauge read by calling fn(arg) at render time. */
 struct metric *metric_gauge_fn(const char *name, const char *labels, const char *help,
-			       metric_value_fn fn, void *arg);
+                               metric_value_fn fn, void *arg);
 /* bounds: ascending upper bounds (seconds, bytes, ...), n <= 16. */
 struct metric *metric_histogram(const char *name, const char *labels, const char *help,
-				const double *bounds, size_t n);
+                                const double *bounds, size_t n);
 
 void metric_inc(struct metric *m);
 void metric_add(struct metric *m, uint64_t v);

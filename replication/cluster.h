@@ -30,11 +30,10 @@ struct tls_ctx;
 
 /* Response to a request: status 0 with the reply frame's type and payload,
  * or a negative status (link lost, timeout) with no payload. */
-typedef void (*cluster_reply_cb)(void *arg, int status, uint8_t type, const uint8_t *p,
-				 size_t len);
+typedef void (*cluster_reply_cb)(void *arg, int status, uint8_t type, const uint8_t *p, size_t len);
 /* A request arrived; answer it (now or later) with cluster_reply. */
 typedef void (*cluster_request_cb)(void *arg, struct cluster_call *call, uint64_t from,
-				   uint8_t type, const uint8_t *p, size_t len);
+                                   uint8_t type, const uint8_t *p, size_t len);
 
 struct cluster_params {
 	uv_loop_t *loop;
@@ -63,7 +62,7 @@ void cluster_peer_set(struct cluster *cl, uint64_t id, const char *address);
  * cb is called exactly once (never from inside this call). Returns 0, or
  * -1 if the peer is unknown (cb is then not called). */
 int cluster_request(struct cluster *cl, uint64_t peer, uint8_t type, const void *p, size_t len,
-		    uint32_t timeout_ms, cluster_reply_cb cb, void *arg);
+                    uint32_t timeout_ms, cluster_reply_cb cb, void *arg);
 /* Answer a request. Payload copied. The call is gone afterwards. */
 void cluster_reply(struct cluster_call *call, uint8_t type, const void *p, size_t len);
 /* Bytes queued on the link a call came in on (for streaming answers). */

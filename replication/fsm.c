@@ -96,7 +96,7 @@ fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 	f->snapshots++;
 	f->snapshot_bytes = len;
 	log_info("repl", "event=snapshot-taken index=%llu bytes=%zu",
-		 (unsigned long long)store_applied_index(f->st), len);
+	         (unsigned long long)store_applied_index(f->st), len);
 	return 0;
 }
 
@@ -130,13 +130,13 @@ fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 			/* raft_start restores the local snapshot; the store is
 			 * already there or past it. */
 			log_info("repl", "event=snapshot-skipped snapshot_index=%llu applied=%llu",
-				 (unsigned long long)theirs, (unsigned long long)ours);
+			         (unsigned long long)theirs, (unsigned long long)ours);
 		} else if (store_snapshot_restore(f->st, path, &err) != 0) {
 			rc = -EIO;
 		} else {
 			f->restores++;
 			log_info("repl", "event=snapshot-installed index=%llu",
-				 (unsigned long long)theirs);
+			         (unsigned long long)theirs);
 		}
 	}
 	unlink(path);

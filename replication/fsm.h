@@ -21,14 +21,14 @@ struct repl_fsm {
 	struct raft_fsm fsm;
 	struct raft *raft; /* set once raft_init has run */
 	struct store *st;
-	int commit_each;   /* commit after every apply (tests) */
-	int failed;        /* a local failure happened: the node must stop */
+	int commit_each; /* commit after every apply (tests) */
+	int failed;      /* a local failure happened: the node must stop */
 	void (*on_fatal)(void *arg, const char *why);
 	void (*on_apply)(void *arg); /* an entry was applied (not yet committed) */
 	void *arg;
-	uint64_t snapshots;       /* taken */
-	uint64_t snapshot_bytes;  /* size of the last one */
-	uint64_t restores;        /* installed */
+	uint64_t snapshots;      /* taken */
+	uint64_t snapshot_bytes; /* size of the last one */
+	uint64_t restores;       /* installed */
 };
 
 void repl_fsm_init(struct repl_fsm *f, struct store *st);

@@ -23,7 +23,7 @@ guard_fail(struct repl_guard *g, const char *what, int status)
 		return;
 	if (!g->failed)
 		log_error("repl", "event=raft-io-failed op=%s status=%d error=\"%s\" detail=\"%s\"",
-			  what, status, raft_strerror(status), g->inner->errmsg);
+		          what, status, raft_strerror(status), g->inner->errmsg);
 	g->failed = 1;
 	if (g->on_fatal)
 		g->on_fatal(g->arg, what);
@@ -74,13 +74,12 @@ guard_close(struct raft_io *io, raft_io_close_cb cb)
 }
 
 static int
-guard_load(struct raft_io *io, raft_term *term, raft_id *voted_for,
-	   struct raft_snapshot **snapshot, raft_index *start_index, struct raft_entry *entries[],
-	   size_t *n_entries)
+guard_load(struct raft_io *io, raft_term *term, raft_id *voted_for, struct raft_snapshot **snapshot,
+           raft_index *start_index, struct raft_entry *entries[], size_t *n_entries)
 {
 	struct repl_guard *g = guard_of(io);
 	int rc = g->inner->load(g->inner, term, voted_for, snapshot, start_index, entries,
-				n_entries);
+	                        n_entries);
 	guard_sync_errmsg(g);
 	return rc;
 }
@@ -138,7 +137,7 @@ guard_set_vote(struct raft_io *io, raft_id server_id)
 
 static int
 guard_send(struct raft_io *io, struct raft_io_send *req, const struct raft_message *message,
-	   raft_io_send_cb cb)
+           raft_io_send_cb cb)
 {
 	struct repl_guard *g = guard_of(io);
 	return g->inner->send(g->inner, req, message, cb);
@@ -162,7 +161,7 @@ guard_append_cb(struct raft_io_append *req, int status)
 
 static int
 guard_append(struct raft_io *io, struct raft_io_append *req, const struct raft_entry entries[],
-	     unsigned n, raft_io_append_cb cb)
+             unsigned n, raft_io_append_cb cb)
 {
 	struct repl_guard *g = guard_of(io);
 	if (g->failed)
@@ -209,7 +208,7 @@ guard_put_cb(struct raft_io_snapshot_put *req, int status)
 
 static int
 guard_snapshot_put(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *req,
-		   const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb)
+                   const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb)
 {
 	struct repl_guard *g = guard_of(io);
 	struct guard_put *w = xcalloc(1, sizeof(*w));
@@ -227,8 +226,7 @@ guard_snapshot_put(struct raft_io *io, unsigned trailing, struct raft_io_snapsho
 }
 
 static int
-guard_snapshot_get(struct raft_io *io, struct raft_io_snapshot_get *req,
-		   raft_io_snapshot_get_cb cb)
+guard_snapshot_get(struct raft_io *io, struct raft_io_snapshot_get *req, raft_io_snapshot_get_cb cb)
 {
 	struct repl_guard *g = guard_of(io);
 	return g->inner->snapshot_get(g->inner, req, cb);
@@ -257,7 +255,7 @@ guard_async_work(struct raft_io *io, struct raft_io_async_work *req, raft_io_asy
 
 void
 repl_guard_init(struct repl_guard *g, struct raft_io *inner,
-		void (*on_fatal)(void *arg, const char *why), void *arg)
+                void (*on_fatal)(void *arg, const char *why), void *arg)
 {
 	memset(g, 0, sizeof(*g));
 	g->inner = inner;

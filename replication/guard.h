@@ -26,6 +26,6 @@ struct repl_guard {
 };
 
 void repl_guard_init(struct repl_guard *g, struct raft_io *inner,
-		     void (*on_fatal)(void *arg, const char *why), void *arg);
+                     void (*on_fatal)(void *arg, const char *why), void *arg);
 
 #endif

@@ -277,8 +277,9 @@ make_body(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: lmtp_bench [-h host] [-p port[,port...]] [-c connections]\n"
-	                "                  [-n messages] [-s size] [-u users] [-d domain] [-r rcpts]\n");
+	fprintf(stderr,
+	        "usage: lmtp_bench [-h host] [-p port[,port...]] [-c connections]\n"
+	        "                  [-n messages] [-s size] [-u users] [-d domain] [-r rcpts]\n");
 	exit(2);
 }
 

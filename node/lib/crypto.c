@@ -66,13 +66,13 @@ hmac_sha256(const void *key, size_t keylen, const void *p, size_t n, uint8_t out
 }
 
 int
-pbkdf2_sha256(const void *pw, size_t pwlen, const void *salt, size_t saltlen,
-	      unsigned iterations, uint8_t *out, size_t outlen)
+pbkdf2_sha256(const void *pw, size_t pwlen, const void *salt, size_t saltlen, unsigned iterations,
+              uint8_t *out, size_t outlen)
 {
-	return PKCS5_PBKDF2_HMAC(pw, (int)pwlen, salt, (int)saltlen, (int)iterations,
-				 EVP_sha256(), (int)outlen, out) == 1
-		       ? 0
-		       : -1;
+	return PKCS5_PBKDF2_HMAC(pw, (int)pwlen, salt, (int)saltlen, (int)iterations, EVP_sha256(),
+	                         (int)outlen, out) == 1
+	               ? 0
+	               : -1;
 }
 
 int
@@ -182,7 +182,7 @@ base64_decode(const char *s, size_t slen, uint8_t *out)
 				return -1;
 		}
 		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
-			     (uint32_t)v[3];
+		             (uint32_t)v[3];
 		out[o++] = (uint8_t)(w >> 16);
 		if (pad < 2)
 			out[o++] = (uint8_t)(w >> 8);

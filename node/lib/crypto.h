@@ -22,11 +22,10 @@ void sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_LEN]);
 void sha256_free(struct sha256_ctx **c);
 void sha256(const void *p, size_t n, uint8_t out[SHA256_LEN]);
 
-void hmac_sha256(const void *key, size_t keylen, const void *p, size_t n,
-		 uint8_t out[SHA256_LEN]);
+void hmac_sha256(const void *key, size_t keylen, const void *p, size_t n, uint8_t out[SHA256_LEN]);
 /* PBKDF2-HMAC-SHA-256 (RFC 8018) as SCRAM's Hi(). Returns 0 or -1. */
 int pbkdf2_sha256(const void *pw, size_t pwlen, const void *salt, size_t saltlen,
-		  unsigned iterations, uint8_t *out, size_t outlen);
+                  unsigned iterations, uint8_t *out, size_t outlen);
 
 /* Fill p with cryptographically random bytes. Returns 0 or -1. */
 int random_bytes(void *p, size_t n);

@@ -57,8 +57,8 @@ log_vmsg(enum log_level level, const char *subsys, const char *fmt, va_list ap)
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s ",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, (int)(tv.tv_usec / 1000), log_names[level], subsys);
+	                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	                 tm.tm_sec, (int)(tv.tv_usec / 1000), log_names[level], subsys);
 	size_t head = (size_t)n;
 	int m = vsnprintf(line + head, sizeof(line) - head - 1, fmt, ap);
 	size_t len = head + (m < 0 ? 0 : (size_t)m);

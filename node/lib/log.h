@@ -20,7 +20,7 @@ void log_set_level(enum log_level level);
 int log_enabled(enum log_level level);
 
 void log_msg(enum log_level level, const char *subsys, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 void log_vmsg(enum log_level level, const char *subsys, const char *fmt, va_list ap);
 
 #define log_debug(sub, ...)                                                                        \

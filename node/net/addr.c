@@ -71,7 +71,7 @@ addr_resolve(const char *s, struct sockaddr_storage *ss_r, const char **error_r)
 	}
 	if (rc != 0 || res == NULL) {
 		snprintf(addr_err, sizeof(addr_err), "cannot resolve %s: %s", host,
-			 gai_strerror(rc));
+		         gai_strerror(rc));
 		*error_r = addr_err;
 		return -1;
 	}

@@ -22,7 +22,7 @@ listener_connection_cb(uv_stream_t *server, int status)
 	struct listener *l = server->data;
 	if (status != 0) {
 		log_warn("net", "event=accept-error listener=%s error=\"%s\"", l->name,
-			 uv_strerror(status));
+		         uv_strerror(status));
 		return;
 	}
 	l->on_accept(l, server);
@@ -30,7 +30,7 @@ listener_connection_cb(uv_stream_t *server, int status)
 
 int
 listener_bind_tcp(struct listener *l, uv_loop_t *loop, const char *name, const char *addr,
-		  listener_accept_cb cb, void *data, const char **error_r)
+                  listener_accept_cb cb, void *data, const char **error_r)
 {
 	struct sockaddr_storage ss;
 	memset(l, 0, sizeof(*l));
@@ -49,7 +49,7 @@ listener_bind_tcp(struct listener *l, uv_loop_t *loop, const char *name, const c
 		rc = uv_listen(&l->u.stream, LISTEN_BACKLOG, listener_connection_cb);
 	if (rc != 0) {
 		snprintf(listener_err, sizeof(listener_err), "cannot bind %s %s: %s", name, addr,
-			 uv_strerror(rc));
+		         uv_strerror(rc));
 		*error_r = listener_err;
 		return -1;
 	}
@@ -59,7 +59,7 @@ listener_bind_tcp(struct listener *l, uv_loop_t *loop, const char *name, const c
 
 int
 listener_bind_unix(struct listener *l, uv_loop_t *loop, const char *name, const char *path,
-		   int mode, listener_accept_cb cb, void *data, const char **error_r)
+                   int mode, listener_accept_cb cb, void *data, const char **error_r)
 {
 	memset(l, 0, sizeof(*l));
 	l->name = name;
@@ -80,7 +80,7 @@ listener_bind_unix(struct listener *l, uv_loop_t *loop, const char *name, const 
 		rc = uv_listen(&l->u.stream, LISTEN_BACKLOG, listener_connection_cb);
 	if (rc != 0) {
 		snprintf(listener_err, sizeof(listener_err), "cannot bind %s %s: %s", name, path,
-			 uv_strerror(rc));
+		         uv_strerror(rc));
 		*error_r = listener_err;
 		return -1;
 	}

@@ -30,11 +30,11 @@ struct listener {
 
 /* Bind to "host:port" and listen. Returns 0 or -1 with *error_r. */
 int listener_bind_tcp(struct listener *l, uv_loop_t *loop, const char *name, const char *addr,
-		      listener_accept_cb cb, void *data, const char **error_r);
+                      listener_accept_cb cb, void *data, const char **error_r);
 /* Bind a Unix-domain socket at path with the given file mode (a stale
  * socket file is replaced). Returns 0 or -1 with *error_r. */
 int listener_bind_unix(struct listener *l, uv_loop_t *loop, const char *name, const char *path,
-		       int mode, listener_accept_cb cb, void *data, const char **error_r);
+                       int mode, listener_accept_cb cb, void *data, const char **error_r);
 /* Stop accepting and close (the handle closes on the loop). */
 void listener_close(struct listener *l);
 

@@ -38,7 +38,7 @@ store__fop(struct store *st, enum store_fop_kind kind, char *a, char *b, const u
 
 void
 store__change(struct store *st, uint32_t user_id, uint32_t mailbox_id, uint32_t what,
-	      uint64_t modseq)
+              uint64_t modseq)
 {
 	for (size_t i = 0; i < st->nchanges; i++) {
 		struct store_change *c = &st->changes[i];
@@ -154,7 +154,7 @@ store__maildir_of(struct store *st, const char *address, const char *name, size_
 	if (store__is_inbox(name, n))
 		return xasprintf("%s/%s/%.*s", st->mail_dir, at + 1, (int)(at - address), address);
 	return xasprintf("%s/%s/%.*s/.%.*s", st->mail_dir, at + 1, (int)(at - address), address,
-			 (int)n, name);
+	                 (int)n, name);
 }
 
 char *
@@ -175,13 +175,13 @@ char *
 store__msg_file(const char *maildir, const struct store_mailbox *mb, const struct store_msg *m)
 {
 	return xasprintf("%s/cur/%lld.M%uU%u.mailnode,S=%llu:2,", maildir,
-			 (long long)m->internaldate, mb->uidvalidity, m->uid,
-			 (unsigned long long)m->size);
+	                 (long long)m->internaldate, mb->uidvalidity, m->uid,
+	                 (unsigned long long)m->size);
 }
 
 int
 store__mailbox_load(struct idx_txn *t, uint32_t user_id, const char *name, size_t n,
-		    struct store_mailbox *m)
+                    struct store_mailbox *m)
 {
 	uint8_t k[4 + SCHEMA_NAME_MAX];
 	struct idx_val v;
@@ -226,7 +226,7 @@ store__mailbox_save(struct store_ctx *x, const struct store_mailbox *m)
 	if (schema_mailbox_encode(m, &x->scratch) != 0)
 		return -E2BIG;
 	int rc = idx_put(x->t, IDX_DB_MAILBOXES, k, kl, nbuf_head(&x->scratch),
-			 nbuf_avail(&x->scratch));
+	                 nbuf_avail(&x->scratch));
 	if (rc != 0)
 		return rc;
 	uint8_t ik[4];
@@ -311,7 +311,7 @@ store__quota(struct store_ctx *x, uint32_t user_id, uint64_t *bytes_r, uint64_t 
 
 int
 store__mailbox_create(struct store_ctx *x, uint32_t user_id, const char *name, size_t n,
-		      uint32_t special, int subscribe, struct store_mailbox *m_r)
+                      uint32_t special, int subscribe, struct store_mailbox *m_r)
 {
 	struct store_mailbox m;
 	int rc = store__mailbox_load(x->t, user_id, name, n, &m);
@@ -368,7 +368,7 @@ store__mailbox_create(struct store_ctx *x, uint32_t user_id, const char *name, s
 
 int
 store__msg_expunge(struct store_ctx *x, struct store_mailbox *mb, const char *maildir,
-		   const struct store_msg *m, uint64_t modseq)
+                   const struct store_msg *m, uint64_t modseq)
 {
 	uint8_t k[16];
 	int rc;
@@ -406,14 +406,14 @@ store__msg_expunge(struct store_ctx *x, struct store_mailbox *mb, const char *ma
 		if (schema_body_encode(&b, &x->scratch) != 0)
 			return -E2BIG;
 		rc = idx_put(x->t, IDX_DB_BODIES, m->hash, CMD_HASH_LEN, nbuf_head(&x->scratch),
-			     nbuf_avail(&x->scratch));
+		             nbuf_avail(&x->scratch));
 		if (rc != 0)
 			return rc;
 	} else if (rc == 1) {
 		if (idx_del(x->t, IDX_DB_BODIES, m->hash, CMD_HASH_LEN) < 0)
 			return -EIO;
 		store__fop(x->st, FOP_UNLINK_BODY, store_body_path(x->st->data_dir, m->hash), NULL,
-			   m->hash);
+		           m->hash);
 	}
 	store__fop(x->st, FOP_UNLINK, store__msg_file(maildir, mb, m), NULL, NULL);
 	return 0;

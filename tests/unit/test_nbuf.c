@@ -16,9 +16,9 @@ test_limit(void **state)
 {
 	struct nbuf b;
 	nbuf_init(&b, 10);
-	assert_int_equal(nbuf_append(&b, "0123456789", 9), 0);  /* limit - 1 */
-	assert_int_equal(nbuf_append(&b, "x", 1), 0);           /* limit */
-	assert_int_equal(nbuf_append(&b, "y", 1), -ENOBUFS);    /* limit + 1 */
+	assert_int_equal(nbuf_append(&b, "0123456789", 9), 0); /* limit - 1 */
+	assert_int_equal(nbuf_append(&b, "x", 1), 0);          /* limit */
+	assert_int_equal(nbuf_append(&b, "y", 1), -ENOBUFS);   /* limit + 1 */
 	assert_int_equal(nbuf_avail(&b), 10);
 	nbuf_consume(&b, 4);
 	assert_int_equal(nbuf_append(&b, "abcd", 4), 0);
@@ -66,9 +66,13 @@ test_printf_large(void **state)
 static void
 test_base64(void **state)
 {
-	const char *cases[][2] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
-				  {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
-				  {"foobar", "Zm9vYmFy"}};
+	const char *cases[][2] = {{"", ""},
+	                          {"f", "Zg=="},
+	                          {"fo", "Zm8="},
+	                          {"foo", "Zm9v"},
+	                          {"foob", "Zm9vYg=="},
+	                          {"fooba", "Zm9vYmE="},
+	                          {"foobar", "Zm9vYmFy"}};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char enc[32];
 		uint8_t dec[32];
@@ -102,11 +106,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_limit),
-		cmocka_unit_test(test_consume_and_release),
-		cmocka_unit_test(test_printf_large),
-		cmocka_unit_test(test_base64),
-		cmocka_unit_test(test_parse_u64),
+	        cmocka_unit_test(test_limit),        cmocka_unit_test(test_consume_and_release),
+	        cmocka_unit_test(test_printf_large), cmocka_unit_test(test_base64),
+	        cmocka_unit_test(test_parse_u64),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

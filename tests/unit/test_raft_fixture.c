@@ -21,7 +21,7 @@
 #include "node/store/store.h"
 #include "replication/fsm.h"
 
-#define N 3
+#define N       3
 #define STEP_MS 20000
 
 struct srv {
@@ -121,8 +121,7 @@ propose(struct fx *x, const struct cmd *c)
 }
 
 static struct cmd_str
-S(const char *s)
-{
+S(const char *s) {
 	return (struct cmd_str){s, strlen(s)};
 }
 
@@ -322,10 +321,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_replicas_identical),
-		cmocka_unit_test(test_leader_killed_and_revived),
-		cmocka_unit_test(test_partition_heals),
-		cmocka_unit_test(test_snapshot_install),
+	        cmocka_unit_test(test_replicas_identical),
+	        cmocka_unit_test(test_leader_killed_and_revived),
+	        cmocka_unit_test(test_partition_heals),
+	        cmocka_unit_test(test_snapshot_install),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
