@@ -151,9 +151,14 @@ def test_wiped_node_rejoins_from_snapshot(tmp_path):
         victim.cli("join", "--peer", c.nodes[0].addr("cluster"), "--token-file", str(tf))
         victim.start(wait=False)
         victim.wait_healthy(60)
-        # It lost its record of its votes: made a spare, then a voter again.
+        # It lost its record of its votes: made a spare, then a voter again
+        # (it may be healthy, still listed as a voter, before its join
+        # request is handled).
+        deadline = time.time() + 60
+        while not any("event=rejoin-demoted id=3" in n.log() for n in c.nodes[:2]):
+            assert time.time() < deadline, "the rejoining voter was not demoted"
+            time.sleep(0.1)
         c.wait_members(3, 60)
-        assert any("event=rejoin-demoted id=3" in n.log() for n in c.nodes[:2])
         add_domain(c.nodes[0], "after-rejoin.test")
         dumps = c.dumps_equal(timeout=60)
         assert len(set(dumps)) == 1
