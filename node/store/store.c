@@ -124,10 +124,11 @@ store_close(struct store **pst)
 	idx_txn_abort(&st->wtxn);
 	/* A clean stop leaves no file operation to re-run at the next start;
 	 * without flushed commits, nothing that only the page cache holds. */
-	int flushed = !st->nosync || store_fileops_sync(st->data_dir) == 0;
+	uint64_t pending = store_fileops_pending(st);
+	int flushed = (!st->nosync && !pending) || store_fileops_sync(st->data_dir) == 0;
 	if (!flushed) /* the mark stays: a machine stop before a flush rebuilds */
 		log_error("store", "event=close-flush-failed");
-	if (store_fileops_pending(st) && store_fileops_sync(st->data_dir) == 0) {
+	if (pending && flushed) {
 		store_fileops_synced(st, st->fileops_seq);
 		if (idx_txn_begin(st->ix, 1, &st->wtxn) == 0 && store__fileops_prune(st) == 0)
 			idx_txn_commit(&st->wtxn);

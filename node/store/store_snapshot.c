@@ -8,9 +8,9 @@
  * view), and the node-local list of missing bodies is rebuilt by checking
  * every body the new index references against blobs/ (one already
  * staged here, pushed or brought back from the body journal, is linked
- * into place), reporting each missing one through hooks->body_missing so that it is fetched from a
- * peer; then the maildir tree is brought in line with the new index
- * (store_maildir_sync.c).
+ * into place), reporting each missing one through hooks->body_missing so
+ * that it is fetched from a peer; then the maildir tree is brought in line
+ * with the new index (store_maildir_sync.c).
  */
 #include <errno.h>
 #include <stdio.h>
